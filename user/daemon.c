@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * `migtrace serve`: wires the tracer, the QMP clients, the sampler and the
+ * HTTP server onto one epoll loop. Three timers drive it: sampling (BPF read
+ * + join), QMP polling, and housekeeping (map garbage collection, --duration).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "daemon.h"
+#include "exporter.h"
+#include "http.h"
+#include "log.h"
+#include "loop.h"
+#include "openmetrics.h"
+#include "qmp.h"
+#include "sampler.h"
+#include "tracer.h"
+
+#define HOUSEKEEPING_NS 1000000000ULL
+#define GC_EVERY_NS 5000000000ULL
+
+struct mt_daemon {
+	const struct mt_options *opts;
+	struct mt_loop *loop;
+	struct mt_tracer *tracer;
+	struct mt_sampler *sampler;
+	struct qmp_client **qmp;
+	struct mt_vm_src *srcs;
+	const struct qmp_stats **qstats;
+	int nqmp;
+	struct mt_counters counters;
+	struct mt_view view;
+	struct om_writer *om;
+	struct mt_http *http;
+	int sample_fd, qmp_fd, house_fd, sig_fd;
+	uint64_t start_ns, last_gc_ns;
+};
+
+static void refresh_srcs(struct mt_daemon *d)
+{
+	for (int i = 0; i < d->nqmp; i++) {
+		const struct qmp_snapshot *s = qmp_client__snapshot(d->qmp[i]);
+
+		d->srcs[i] = (struct mt_vm_src){
+			.qmp_path = qmp_client__path(d->qmp[i]),
+			.snap = s,
+			.up = qmp_client__up(d->qmp[i]),
+			.reason = qmp_client__reason(d->qmp[i]),
+		};
+		d->qstats[i] = qmp_client__stats(d->qmp[i]);
+	}
+}
+
+static void on_sample(struct mt_loop *loop, int fd, uint32_t events, void *data)
+{
+	struct mt_daemon *d = data;
+	int err;
+
+	mt_timerfd_drain(fd);
+	if (d->tracer) {
+		err = mt_tracer__read(d->tracer, &d->counters);
+		if (err)
+			log_warn("reading BPF counters failed: %s", strerror(-err));
+	}
+	refresh_srcs(d);
+	err = mt_sampler__step(d->sampler, d->tracer ? &d->counters : NULL, d->srcs, d->nqmp,
+			       &d->view);
+	if (err)
+		log_warn("sampling step failed: %s", strerror(-err));
+}
+
+static void on_qmp_tick(struct mt_loop *loop, int fd, uint32_t events, void *data)
+{
+	struct mt_daemon *d = data;
+	uint64_t now = mt_now_ns();
+
+	mt_timerfd_drain(fd);
+	for (int i = 0; i < d->nqmp; i++)
+		qmp_client__tick(d->qmp[i], now);
+}
+
+static void on_housekeeping(struct mt_loop *loop, int fd, uint32_t events, void *data)
+{
+	struct mt_daemon *d = data;
+	uint64_t now = mt_now_ns();
+
+	mt_timerfd_drain(fd);
+	if (d->tracer && now - d->last_gc_ns >= GC_EVERY_NS) {
+		d->last_gc_ns = now;
+		mt_tracer__gc(d->tracer);
+	}
+	if (d->opts->duration_ns && now - d->start_ns >= d->opts->duration_ns) {
+		log_info("--duration reached, exiting");
+		mt_loop__stop(loop, 0);
+	}
+}
+
+static void on_signal(struct mt_loop *loop, int fd, uint32_t events, void *data)
+{
+	struct signalfd_siginfo si;
+
+	if (read(fd, &si, sizeof(si)) == sizeof(si)) {
+		log_info("signal %u received, exiting", si.ssi_signo);
+		mt_loop__stop(loop, 0);
+	}
+}
+
+static uint64_t mono_to_wall(void)
+{
+	return mt_wall_ns() - mt_now_ns();
+}
+
+static int render(struct mt_daemon *d, enum om_format fmt, struct mt_http_response *resp)
+{
+	struct mt_export_ctx ctx = {
+		.view = &d->view, .srcs = d->srcs, .qmp_stats = d->qstats, .nsrcs = d->nqmp,
+		.tracer = d->tracer, .interval_ns = d->opts->interval_ns,
+		.mono_to_wall_ns = mono_to_wall(),
+	};
+	const char *data;
+	size_t len;
+	int err;
+
+	om_writer__reset(d->om, fmt);
+	err = mt_export(d->om, &ctx);
+	if (!err)
+		err = om_finish(d->om);
+	if (err) {
+		log_warn("writing the exposition failed: %s", strerror(-err));
+		return err;
+	}
+	data = om_writer__data(d->om, &len);
+	resp->body = malloc(len ? len : 1);
+	if (!resp->body)
+		return -ENOMEM;
+	memcpy(resp->body, data, len);
+	resp->len = len;
+	resp->status = 200;
+	resp->content_type = om_content_type(fmt);
+	return 0;
+}
+
+static int text_response(struct mt_http_response *resp, int status, const char *text)
+{
+	resp->body = strdup(text);
+	if (!resp->body)
+		return -ENOMEM;
+	resp->len = strlen(text);
+	resp->status = status;
+	resp->content_type = "text/plain; charset=utf-8";
+	return 0;
+}
+
+static int on_request(void *ctx, const struct mt_http_request *req, struct mt_http_response *resp)
+{
+	struct mt_daemon *d = ctx;
+
+	if (!strcmp(req->path, "/metrics"))
+		return render(d, om_negotiate(req->accept), resp);
+	if (!strcmp(req->path, "/"))
+		return text_response(resp, 200,
+				     "migtrace " MIGTRACE_VERSION "\n"
+				     "GET /metrics  current values (OpenMetrics 1.0 when Accept "
+				     "asks for it, else Prometheus text 0.0.4)\n");
+	return text_response(resp, 404, "not found: try GET /metrics\n");
+}
+
+/* A --qmp path that exists and is not a socket can never work. */
+static int qmp_path_hopeless(const char *path)
+{
+	struct stat st;
+
+	return !stat(path, &st) && !S_ISSOCK(st.st_mode);
+}
+
+static int start_tracer(struct mt_daemon *d)
+{
+	struct mt_tracer_options to = { .pref = d->opts->attach, .verbose = d->opts->verbose };
+	const char *msg;
+
+	if (d->opts->no_bpf)
+		return 0;
+	d->tracer = mt_tracer__new(&to, &msg);
+	if (!d->tracer) {
+		log_err("%s (%s)", msg ? msg : "BPF setup failed", strerror(errno));
+		return -errno;
+	}
+	for (int i = 0; i < MT_TP_MAX; i++) {
+		if (mt_tracer__mode(d->tracer, i) != MT_ATTACH_NONE)
+			log_info("attached %s (%s)", mt_tp_name(i),
+				 mt_attach_mode_name(mt_tracer__mode(d->tracer, i)));
+		else
+			log_warn("%s", mt_tracer__reason(d->tracer, i));
+	}
+	return 0;
+}
+
+static int start_qmp(struct mt_daemon *d)
+{
+	int usable = 0;
+
+	d->nqmp = d->opts->nqmp;
+	d->qmp = calloc(d->nqmp + 1, sizeof(*d->qmp));
+	d->srcs = calloc(d->nqmp + 1, sizeof(*d->srcs));
+	d->qstats = calloc(d->nqmp + 1, sizeof(*d->qstats));
+	if (!d->qmp || !d->srcs || !d->qstats)
+		return -ENOMEM;
+	for (int i = 0; i < d->nqmp; i++) {
+		struct qmp_client_options qo = {
+			.path = d->opts->qmp[i],
+			.timeout_ns = d->opts->qmp_timeout_ns,
+			.reconnect_ns = 1000000000ULL,
+		};
+
+		if (qmp_path_hopeless(qo.path))
+			log_warn("%s is not a socket (give the path of a QEMU -qmp unix: socket)",
+				 qo.path);
+		else
+			usable++;
+		d->qmp[i] = qmp_client__new(d->loop, &qo);
+		if (!d->qmp[i])
+			return -errno;
+	}
+	return usable;
+}
+
+static int add_timer(struct mt_daemon *d, int *ret_fd, uint64_t period_ns, mt_loop_cb cb)
+{
+	int fd = mt_timerfd_periodic(period_ns);
+
+	if (fd < 0)
+		return fd;
+	*ret_fd = fd;
+	return mt_loop__add(d->loop, fd, EPOLLIN, cb, d);
+}
+
+static int start_signals(struct mt_daemon *d)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL))
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	d->sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (d->sig_fd < 0)
+		return -errno;
+	return mt_loop__add(d->loop, d->sig_fd, EPOLLIN, on_signal, d);
+}
+
+static int start_http(struct mt_daemon *d)
+{
+	struct mt_http_options ho = {
+		.socket_path = d->opts->socket_path, .mode = d->opts->socket_mode,
+		.max_clients = 64, .timeout_s = 10,
+	};
+	const char *msg = NULL;
+
+	d->http = mt_http__new(d->loop, &ho, on_request, d, &msg);
+	if (!d->http) {
+		log_err("cannot serve on %s: %s", ho.socket_path, msg ? msg : strerror(errno));
+		return -errno;
+	}
+	log_info("serving metrics on %s", ho.socket_path);
+	return 0;
+}
+
+static void daemon_free(struct mt_daemon *d)
+{
+	mt_http__free(d->http);
+	for (int i = 0; i < d->nqmp; i++)
+		qmp_client__free(d->qmp[i]);
+	free(d->qmp);
+	free(d->srcs);
+	free(d->qstats);
+	mt_tracer__free(d->tracer);
+	mt_sampler__free(d->sampler);
+	mt_counters__free(&d->counters);
+	mt_view__free(&d->view);
+	om_writer__free(d->om);
+	for (int *fd = &d->sample_fd; fd <= &d->sig_fd; fd++)
+		if (*fd >= 0)
+			close(*fd);
+	mt_loop__free(d->loop);
+}
+
+int mt_daemon_run(const struct mt_options *opts)
+{
+	struct mt_daemon d = { .opts = opts, .sample_fd = -1, .qmp_fd = -1, .house_fd = -1,
+			       .sig_fd = -1 };
+	int err, usable_qmp;
+
+	d.start_ns = d.last_gc_ns = mt_now_ns();
+	d.loop = mt_loop__new();
+	d.sampler = mt_sampler__new(NULL);
+	d.om = om_writer__new(OM_FMT_OPENMETRICS);
+	if (!d.loop || !d.sampler || !d.om) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	usable_qmp = start_qmp(&d);
+	if (usable_qmp < 0) {
+		err = usable_qmp;
+		goto cleanup;
+	}
+	err = start_tracer(&d);
+	if (err && !usable_qmp) {
+		log_err("nothing to trace: BPF is unavailable and no usable --qmp socket was given");
+		goto cleanup;
+	}
+	if (!d.tracer && !usable_qmp) {
+		log_err("nothing to trace: --no-bpf needs at least one usable --qmp socket");
+		err = -EINVAL;
+		goto cleanup;
+	}
+	err = start_http(&d);
+	if (!err)
+		err = start_signals(&d);
+	if (!err)
+		err = add_timer(&d, &d.sample_fd, opts->interval_ns, on_sample);
+	if (!err)
+		err = add_timer(&d, &d.qmp_fd, opts->qmp_interval_ns, on_qmp_tick);
+	if (!err)
+		err = add_timer(&d, &d.house_fd, HOUSEKEEPING_NS, on_housekeeping);
+	if (err)
+		goto cleanup;
+	on_qmp_tick(d.loop, d.qmp_fd, 0, &d); /* connect now, not one interval later */
+	on_sample(d.loop, d.sample_fd, 0, &d);
+	err = mt_loop__run(d.loop);
+cleanup:
+	daemon_free(&d);
+	return err ? 1 : 0;
+}

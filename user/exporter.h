@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Metric families of migtrace: the view of the last step, written through om_writer. */
+#ifndef MT_EXPORTER_H
+#define MT_EXPORTER_H
+
+#include "openmetrics.h"
+#include "sampler.h"
+#include "tracer.h"
+
+struct mt_export_ctx {
+	const struct mt_view *view;
+	const struct mt_vm_src *srcs;
+	const struct qmp_stats *const *qmp_stats; /* nsrcs entries, may be NULL */
+	int nsrcs;
+	const struct mt_tracer *tracer; /* NULL when BPF is off or failed */
+	uint64_t interval_ns;
+	uint64_t mono_to_wall_ns; /* add to CLOCK_MONOTONIC ns to get CLOCK_REALTIME ns */
+};
+
+/* Write every family (without # EOF). 0 or -errno from the writer. */
+int mt_export(struct om_writer *w, const struct mt_export_ctx *ctx);
+
+/* The migration (query-migrate) and QMP-link families (exporter_mig.c). */
+int mt_export_migration(struct om_writer *w, const struct mt_export_ctx *c);
+
+#endif

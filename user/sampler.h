@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The join: BPF counters keyed by (QEMU tgid, KVM vCPU id) meet QMP snapshots
+ * through vCPU thread ids (query-cpus-fast thread-id -> /proc Tgid). Each step
+ * turns two reads of the counters into totals and rates per VM and per vCPU.
+ */
+#ifndef MT_SAMPLER_H
+#define MT_SAMPLER_H
+
+#include <stdint.h>
+#include "qmp.h"
+#include "tracer.h"
+
+#define MT_VM_LABEL_MAX 128
+#define MT_PAGE_SIZE_DEFAULT 4096
+
+/* One QEMU known through QMP (input of a step). */
+struct mt_vm_src {
+	const char *qmp_path;
+	const struct qmp_snapshot *snap; /* NULL if never answered */
+	int up;
+	const char *reason;		 /* why not up, or NULL */
+};
+
+struct mt_vcpu_view {
+	uint32_t tgid, kvm_vcpu; /* BPF key */
+	int cpu_index;		 /* QMP cpu-index, -1 when not joined */
+	uint32_t tid;
+	struct mt_vcpu_stats tot;
+	double dirty_rate_bps; /* bytes/s over the last interval */
+};
+
+struct mt_vm_view {
+	char vm[MT_VM_LABEL_MAX]; /* QMP name, else the QEMU pid */
+	int pid;		  /* 0 when unknown */
+	int src;		  /* index into the step's srcs, -1 for a BPF-only process */
+	int first_vcpu, nvcpus;	  /* range in mt_view.vcpus */
+	struct mt_vcpu_stats tot; /* summed over vCPUs */
+	double dirty_rate_bps;
+	uint64_t page_size;
+	uint64_t ring_resets, last_reset_ns;
+	int seen_by_bpf; /* any BPF row for this VM */
+};
+
+struct mt_view {
+	uint64_t now_ns, prev_ns;
+	uint64_t steps;
+	uint64_t map_full;
+	struct mt_vm_view *vms;
+	int nvms, cap_vms;
+	struct mt_vcpu_view *vcpus;
+	int nvcpus, cap_vcpus;
+};
+
+/* Returns the thread group id of a thread, or <= 0. */
+typedef int (*mt_tgid_fn)(int tid);
+int mt_tgid_of(int tid); /* /proc/<tid>/status */
+
+struct mt_sampler;
+struct mt_sampler *mt_sampler__new(mt_tgid_fn tgid_of);
+void mt_sampler__free(struct mt_sampler *s);
+/*
+ * Join cur (sorted in place; kept for the next step) with srcs into out.
+ * cur may be NULL when BPF is off. 0 or -ENOMEM.
+ */
+int mt_sampler__step(struct mt_sampler *s, struct mt_counters *cur, const struct mt_vm_src *srcs,
+		     int nsrcs, struct mt_view *out);
+void mt_view__free(struct mt_view *v);
+
+/* Rate of a counter between two reads, per second; a counter that went
+ * backwards (process restarted, map entry recycled) counts from 0. */
+double mt_rate(uint64_t prev, uint64_t cur, uint64_t prev_ns, uint64_t cur_ns);
+
+#endif
