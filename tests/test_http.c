@@ -80,7 +80,8 @@ static int echo_handler(void *ctx, const struct mt_http_request *req,
 	resp->status = 200;
 	resp->content_type = om_content_type(om_negotiate(req->accept));
 	n = asprintf(&resp->body, "method=%s path=%s accept=%s consumer=%s\n", req->method,
-		     req->path, req->accept ? req->accept : "(none)", consumer ? consumer : "(none)");
+		     req->path, req->accept ? req->accept : "(none)",
+		     consumer ? consumer : "(none)");
 	if (n < 0)
 		return -ENOMEM;
 	resp->len = n;
@@ -163,6 +164,17 @@ static int setup_server_short_timeout(void **state)
 {
 	struct server *s = server_new();
 	struct mt_http_options opts = { .socket_path = s->path, .mode = 0660, .timeout_s = 1 };
+
+	server_start(s, &opts);
+	*state = s;
+	return 0;
+}
+
+/* One connection at a time, to see the limit and what happens when a slot frees up. */
+static int setup_server_one_client(void **state)
+{
+	struct server *s = server_new();
+	struct mt_http_options opts = { .socket_path = s->path, .mode = 0660, .max_clients = 1 };
 
 	server_start(s, &opts);
 	*state = s;
@@ -560,6 +572,35 @@ static void test_many_clients(void **state)
 	}
 }
 
+/*
+ * At its limit MHD stops accepting; the next client waits in the backlog and
+ * must be served as soon as a slot frees, not at the next unrelated event.
+ */
+static void test_connection_limit(void **state)
+{
+	struct server *s = *state;
+	const char *req = GET("/metrics", "");
+	int first = client_connect(s->path), second = client_connect(s->path);
+	struct reply r;
+	double t0;
+
+	assert_true(first >= 0 && second >= 0);
+	assert_int_equal(send_all(first, req, strlen(req)), 0);
+	read_reply(first, &r, false);
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
+
+	assert_int_equal(send_all(second, req, strlen(req)), 0);
+	usleep(200 * 1000);
+	t0 = now_s();
+	close(first); /* keep-alive until now: the only slot was taken */
+	read_reply(second, &r, false);
+	assert_int_equal(r.status, 200);
+	assert_true(now_s() - t0 < 1.0);
+	reply_free(&r);
+	close(second);
+}
+
 struct burst {
 	const char *path;
 	int ok;
@@ -586,7 +627,8 @@ static void *burst_thread(void *arg)
 			close(fd);
 			continue;
 		}
-		while (len < sizeof(buf) - 1 && (n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0)) > 0)
+		while (len < sizeof(buf) - 1 &&
+		       (n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0)) > 0)
 			len += n;
 		buf[len] = '\0';
 		close(fd);
@@ -808,14 +850,18 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_requests, setup_server, teardown_server),
 		cmocka_unit_test_setup_teardown(test_keep_alive, setup_server, teardown_server),
 		cmocka_unit_test_setup_teardown(test_big_response, setup_server, teardown_server),
-		cmocka_unit_test_setup_teardown(test_oversized_header, setup_server, teardown_server),
+		cmocka_unit_test_setup_teardown(test_oversized_header, setup_server,
+						teardown_server),
 		cmocka_unit_test_setup_teardown(test_oversized_uri, setup_server, teardown_server),
 		cmocka_unit_test_setup_teardown(test_idle_clients_do_not_block, setup_server,
 						teardown_server),
 		cmocka_unit_test_setup_teardown(test_idle_timeout, setup_server_short_timeout,
 						teardown_server),
 		cmocka_unit_test_setup_teardown(test_many_clients, setup_server, teardown_server),
-		cmocka_unit_test_setup_teardown(test_parallel_bursts, setup_server, teardown_server),
+		cmocka_unit_test_setup_teardown(test_connection_limit, setup_server_one_client,
+						teardown_server),
+		cmocka_unit_test_setup_teardown(test_parallel_bursts, setup_server,
+						teardown_server),
 		cmocka_unit_test_setup_teardown(test_socket_mode, setup_paths, teardown_server),
 		cmocka_unit_test_setup_teardown(test_stale_socket_replaced, setup_paths,
 						teardown_server),

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "openmetrics.h"
+#include "testutil.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MAX_LABELS 3
@@ -167,7 +168,8 @@ static const struct golden_case golden_cases[] = {
 					       "# HELP a_seconds A\n# TYPE b counter\n# HELP b B\n"
 					       "b_total 3\n# EOF\n",
 			[OM_FMT_PROMETHEUS] = "# HELP a_seconds A\n# TYPE a_seconds gauge\n"
-					      "# HELP b_total B\n# TYPE b_total counter\nb_total 3\n",
+					      "# HELP b_total B\n# TYPE b_total counter\n"
+					      "b_total 3\n",
 		},
 	},
 };
@@ -221,7 +223,8 @@ static const struct reject_case reject_cases[] = {
 	{ "sample before any family", { SAMPLE(-EINVAL) } },
 	{ "duplicate family", { GAUGE, FAM("g", OM_GAUGE, NULL, -EINVAL) } },
 	{ "duplicate family, other type", { GAUGE, FAM("g", OM_COUNTER, NULL, -EINVAL) } },
-	{ "gauge named like a counter's sample", { COUNTER, FAM("c_total", OM_GAUGE, NULL, -EINVAL) } },
+	{ "gauge named like a counter's sample",
+	  { COUNTER, FAM("c_total", OM_GAUGE, NULL, -EINVAL) } },
 	{ "counter whose sample a gauge has", { FAM("c_total", OM_GAUGE, NULL, 0),
 						 FAM("c", OM_COUNTER, NULL, -EINVAL) } },
 	{ "gauge named like _created", { COUNTER, FAM("c_created", OM_GAUGE, NULL, -EINVAL) } },
@@ -249,7 +252,8 @@ static const struct reject_case reject_cases[] = {
 	{ "empty label name", { GAUGE, SAMPLE(-EINVAL, { "", "v" }) } },
 	{ "NULL label value", { GAUGE, SAMPLE(-EINVAL, { "a", NULL }) } },
 	{ "label name with one _ is fine", { GAUGE, SAMPLE(0, { "_a", "v" }) } },
-	{ "duplicate label names", { GAUGE, SAMPLE(-EINVAL, { "a", "1" }, { "b", "2" }, { "a", "3" }) } },
+	{ "duplicate label names",
+	  { GAUGE, SAMPLE(-EINVAL, { "a", "1" }, { "b", "2" }, { "a", "3" }) } },
 	{ "invalid UTF-8 label value", { GAUGE, SAMPLE(-EILSEQ, { "a", "\xff" }) } },
 	{ "overlong UTF-8", { GAUGE, SAMPLE(-EILSEQ, { "a", "\xc0\xaf" }) } },
 	{ "UTF-16 surrogate in UTF-8", { GAUGE, SAMPLE(-EILSEQ, { "a", "\xed\xa0\x80" }) } },
@@ -432,9 +436,9 @@ static void test_eof_once(void **state)
 static void test_reset_reuses_buffer(void **state)
 {
 	struct om_writer *w = om_writer__new(OM_FMT_OPENMETRICS);
-	const char *first, *second;
-	char *copy;
-	size_t len1, len2;
+	const char *first = NULL, *second;
+	char *copy = NULL;
+	size_t len1 = 0, len2;
 
 	assert_non_null(w);
 	for (int round = 0; round < 3; round++) {
@@ -501,10 +505,11 @@ static void test_negotiate(void **state)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(negotiate_cases); i++) {
 		const struct negotiate_case *c = &negotiate_cases[i];
+		enum om_format got = om_negotiate(c->accept);
 
-		if (om_negotiate(c->accept) != c->want)
-			fail_msg("Accept: %s: got format %d, want %d", c->accept ? c->accept : "(none)",
-				 om_negotiate(c->accept), c->want);
+		if (got != c->want)
+			fail_msg("Accept: %s: got format %d, want %d",
+				 c->accept ? c->accept : "(none)", got, c->want);
 	}
 	assert_string_equal(om_content_type(OM_FMT_OPENMETRICS),
 			    "application/openmetrics-text; version=1.0.0; charset=utf-8");
@@ -549,20 +554,18 @@ static int run_check(const char *cmd, const char *file, bool quiet)
 
 #define PROMTOOL_CHECK "promtool check metrics <"
 #define PY "/usr/bin/python3"
-#define PY_OM_CHECK                                                                             \
-	PY " -c 'import sys; from prometheus_client.openmetrics.parser import "                    \
-	   "text_string_to_metric_families as p; list(p(open(sys.argv[1], encoding=\"utf-8\").read()))'"
+#define PY_OM_CHECK                                                                   \
+	PY " -c 'import sys; from prometheus_client.openmetrics.parser import "          \
+	   "text_string_to_metric_families as p; "                                       \
+	   "list(p(open(sys.argv[1], encoding=\"utf-8\").read()))'"
 
 /* Missing tools fail the test under CI=true, else skip it. */
 static void require_tool(const char *probe, const char *what)
 {
-	const char *ci = getenv("CI");
-
 	if (run_check(probe, NULL, true) == 0)
 		return;
-	if (ci && !strcmp(ci, "true"))
-		fail_msg("%s is missing (CI=true: not skipping)", what);
-	print_message("skipping: %s is missing\n", what);
+	if (mt_test_require(what))
+		fail();
 	skip();
 }
 

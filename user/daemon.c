@@ -187,8 +187,10 @@ static int start_tracer(struct mt_daemon *d)
 		return 0;
 	d->tracer = mt_tracer__new(&to, &msg);
 	if (!d->tracer) {
-		log_err("%s (%s)", msg ? msg : "BPF setup failed", strerror(errno));
-		return -errno;
+		int err = errno;
+
+		log_err("%s (%s)", msg ? msg : "BPF setup failed", strerror(err));
+		return -err;
 	}
 	for (int i = 0; i < MT_TP_MAX; i++) {
 		if (mt_tracer__mode(d->tracer, i) != MT_ATTACH_NONE)
@@ -217,10 +219,8 @@ static int start_qmp(struct mt_daemon *d)
 			.reconnect_ns = 1000000000ULL,
 		};
 
-		if (qmp_path_hopeless(qo.path))
-			log_warn("%s is not a socket (give the path of a QEMU -qmp unix: socket)",
-				 qo.path);
-		else
+		/* The client itself says why when it first tries to connect. */
+		if (!qmp_path_hopeless(qo.path))
 			usable++;
 		d->qmp[i] = qmp_client__new(d->loop, &qo);
 		if (!d->qmp[i])
@@ -266,8 +266,11 @@ static int start_http(struct mt_daemon *d)
 
 	d->http = mt_http__new(d->loop, &ho, on_request, d, &msg);
 	if (!d->http) {
-		log_err("cannot serve on %s: %s", ho.socket_path, msg ? msg : strerror(errno));
-		return -errno;
+		int err = errno;
+
+		log_err("cannot serve on %s: %s (%s)", ho.socket_path, msg ? msg : "HTTP setup failed",
+			strerror(err));
+		return -err;
 	}
 	log_info("serving metrics on %s", ho.socket_path);
 	return 0;

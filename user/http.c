@@ -15,7 +15,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <microhttpd.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -109,7 +108,8 @@ static int claim_path(const char *path, const char **ret_msg)
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISSOCK(st.st_mode)) {
-		*ret_msg = "the path exists and is not a socket; remove it or choose another --socket";
+		*ret_msg = "the path exists and is not a socket; "
+			   "remove it or choose another --socket";
 		return -EEXIST;
 	}
 	err = probe_socket(path);
@@ -131,9 +131,12 @@ static int claim_path(const char *path, const char **ret_msg)
 
 /*
  * socket/bind/chmod/listen. The mode is set before listen(), so no client can
- * connect while the socket still has the umask's permissions.
+ * connect while the socket still has the umask's permissions. The backlog is
+ * the kernel's maximum: clients beyond max_clients wait there (in kernel
+ * memory, bounded by net.core.somaxconn) until MHD frees a slot, instead of
+ * failing a nonblocking connect() with EAGAIN during a burst.
  */
-static int bind_listen(struct mt_http *http, mode_t mode, int backlog)
+static int bind_listen(struct mt_http *http, mode_t mode)
 {
 	struct sockaddr_un addr;
 	struct stat st;
@@ -147,7 +150,7 @@ static int bind_listen(struct mt_http *http, mode_t mode, int backlog)
 		err = -errno;
 		goto cleanup;
 	}
-	if (chmod(http->path, mode) < 0 || lstat(http->path, &st) < 0 || listen(fd, backlog) < 0) {
+	if (chmod(http->path, mode) < 0 || lstat(http->path, &st) < 0 || listen(fd, SOMAXCONN) < 0) {
 		err = -errno;
 		unlink(http->path);
 		goto cleanup;
@@ -181,6 +184,7 @@ static const char *request_arg(const struct mt_http_request *req, const char *ke
 static enum MHD_Result reply(struct MHD_Connection *conn, int status, const char *content_type,
 			     char *body, size_t len, const char *allow)
 {
+	const char *ct = content_type ? content_type : "text/plain; charset=utf-8";
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
@@ -192,9 +196,7 @@ static enum MHD_Result reply(struct MHD_Connection *conn, int status, const char
 		free(body);
 		return MHD_NO; /* MHD closes the connection */
 	}
-	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-				    content_type ? content_type : "text/plain; charset=utf-8") !=
-		    MHD_YES ||
+	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ct) != MHD_YES ||
 	    (allow && MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow) != MHD_YES)) {
 		MHD_destroy_response(resp);
 		return MHD_NO;
@@ -220,7 +222,7 @@ static enum MHD_Result serve(struct mt_http *http, struct MHD_Connection *conn, 
 	struct mt_http_request req = {
 		.method = method,
 		.path = url,
-		.accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT),
+		.accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept"),
 		.arg = request_arg,
 		.priv = conn,
 	};
@@ -280,7 +282,7 @@ static void http__rearm(struct mt_http *http, bool now)
 	struct itimerspec its = { 0 };
 	MHD_UNSIGNED_LONG_LONG ms;
 
-	/* MHD_NO: nothing to time out; the zero itimerspec disarms. */
+	/* MHD_NO from MHD_get_timeout(): nothing to time out; the zero itimerspec disarms. */
 	if (now) {
 		its.it_value.tv_nsec = 1;
 	} else if (MHD_get_timeout(http->mhd, &ms) == MHD_YES) {
@@ -354,10 +356,8 @@ static int add_to_loop(struct mt_http *http)
 	if (err)
 		return err;
 	err = mt_loop__add(http->loop, http->timer_fd, EPOLLIN, on_timer, http);
-	if (err) {
-		mt_loop__del(http->loop, http->mhd_epfd);
-		return err;
-	}
+	if (err)
+		return err; /* mt_http__free() takes both out of the loop */
 	http__rearm(http, false);
 	return 0;
 }
@@ -365,12 +365,11 @@ static int add_to_loop(struct mt_http *http)
 struct mt_http *mt_http__new(struct mt_loop *loop, const struct mt_http_options *opts,
 			     mt_http_handler handler, void *ctx, const char **ret_msg)
 {
-	unsigned int backlog = opts->max_clients ? opts->max_clients : HTTP_DEFAULT_CLIENTS;
 	struct mt_http *http = NULL;
 	const char *msg = NULL;
 	int fd, err;
 
-	if (!loop || !handler || !opts->socket_path || !*opts->socket_path) {
+	if (!loop || !opts || !handler || !opts->socket_path || !*opts->socket_path) {
 		err = -EINVAL;
 		goto cleanup;
 	}
@@ -399,8 +398,7 @@ struct mt_http *mt_http__new(struct mt_loop *loop, const struct mt_http_options 
 	err = claim_path(http->path, &msg);
 	if (err)
 		goto cleanup;
-	fd = bind_listen(http, opts->mode ? opts->mode : HTTP_DEFAULT_MODE,
-			 backlog > INT_MAX ? INT_MAX : (int)backlog);
+	fd = bind_listen(http, opts->mode ? opts->mode : HTTP_DEFAULT_MODE);
 	if (fd < 0) {
 		err = fd;
 		msg = "cannot bind the socket";
@@ -434,8 +432,9 @@ void mt_http__free(struct mt_http *http)
 	}
 	if (http->mhd_epfd >= 0)
 		mt_loop__del(http->loop, http->mhd_epfd);
+	/* Closes the connections, MHD's epoll fd and the listen socket. */
 	if (http->mhd)
-		MHD_stop_daemon(http->mhd); /* closes connections, its epoll fd, the listen socket */
+		MHD_stop_daemon(http->mhd);
 	/* Only our own socket: another server may have replaced it meanwhile. */
 	if (http->path && http->ino && lstat(http->path, &st) == 0 && S_ISSOCK(st.st_mode) &&
 	    st.st_dev == http->dev && st.st_ino == http->ino)

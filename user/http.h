@@ -29,16 +29,17 @@ typedef int (*mt_http_handler)(void *ctx, const struct mt_http_request *req,
 
 struct mt_http_options {
 	const char *socket_path;
-	mode_t mode;		  /* e.g. 0660 */
-	unsigned int max_clients; /* concurrent connections */
-	unsigned int timeout_s;	  /* idle connection timeout */
+	mode_t mode;		  /* e.g. 0660; 0: 0660 */
+	unsigned int max_clients; /* concurrent connections; 0: 64 */
+	unsigned int timeout_s;	  /* idle connection timeout; 0: 10 s */
 };
 
 /*
  * Bind and listen on opts->socket_path (creating its directory, refusing a
  * path another live server listens on, replacing a stale socket, refusing a
  * non-socket file), and serve requests from loop. NULL and errno on failure;
- * *ret_msg (static or NULL) then says what to do.
+ * *ret_msg (static or NULL) then says what to do; it does not repeat the
+ * path, so print it as "%s: %s", path, msg.
  */
 struct mt_http *mt_http__new(struct mt_loop *loop, const struct mt_http_options *opts,
 			     mt_http_handler handler, void *ctx, const char **ret_msg);

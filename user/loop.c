@@ -118,6 +118,7 @@ int mt_loop__run(struct mt_loop *loop)
 	struct epoll_event ev[64];
 	uint64_t gens[64];
 
+	loop->stopped = 0;
 	while (!loop->stopped) {
 		int n = epoll_wait(loop->epfd, ev, 64, -1);
 

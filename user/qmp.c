@@ -29,12 +29,12 @@
  * or a QEMU restart; refresh it once a second (and on every new connection)
  * rather than on every poll round of query-status/query-migrate.
  */
-#define QMP_CPUS_PERIOD_NS 1000000000ULL
-#define QMP_READ_CHUNK 16384
+#define QMP_CPUS_PERIOD_NS   1000000000ULL
+#define QMP_READ_CHUNK	     16384
 #define QMP_READS_PER_WAKEUP 16 /* then yield to the loop: a chatty peer cannot starve it */
 
 enum qmp_cmd { CMD_CAPABILITIES, CMD_NAME, CMD_STATUS, CMD_MIGRATE, CMD_CPUS, CMD_MAX };
-#define CMD_NONE CMD_MAX
+#define CMD_NONE     CMD_MAX
 #define CMD_BIT(cmd) (1U << (cmd))
 
 struct qmp_client {
@@ -328,8 +328,8 @@ static void on_reply(struct qmp_client *c, struct json_object *msg)
 static void log_greeting(struct qmp_client *c, struct json_object *qmp)
 {
 	static const char *const keys[] = { "version", "qemu" };
-	struct json_object *v = qmp, *n[3];
 	static const char *const parts[] = { "major", "minor", "micro" };
+	struct json_object *v = qmp, *n[3];
 
 	for (int i = 0; i < 2; i++)
 		if (!json_object_object_get_ex(v, keys[i], &v))

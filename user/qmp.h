@@ -107,7 +107,9 @@ int qmp_command__allowed(const char *cmd);
 
 /* Split the stream: consume buf[0..len) into *ret_obj. Returns bytes consumed
  * (> 0) with *ret_obj set when a whole message was parsed, 0 when more input
- * is needed, -EMSGSIZE past QMP_MAX_MSG, -EBADMSG on malformed JSON. */
+ * is needed, -EMSGSIZE past QMP_MAX_MSG, -EBADMSG on malformed JSON.
+ * 0 means all len bytes were absorbed; after > 0, feed the rest of buf again.
+ * Errors are sticky until qmp_framer__reset(). */
 struct qmp_framer;
 struct qmp_framer *qmp_framer__new(void);
 void qmp_framer__free(struct qmp_framer *f);
