@@ -15,7 +15,9 @@ struct cmd {
 static int cmd_serve(int argc, char **argv)
 {
 	struct mt_options opts;
+	char name[] = "migtrace serve"; /* what argp's usage line names */
 
+	argv[0] = name;
 	if (mt_options_parse(argc, argv, 0, &opts))
 		return 64;
 	if (opts.verbose)
