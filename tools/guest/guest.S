@@ -15,7 +15,7 @@
  *      32-bit addresses reach all of physical memory while we stay in
  *      (emulated) real mode with base 0;
  *   2. loops forever: for each 4 KiB page in [START, START + PAGES*4096)
- *      it writes one byte (low byte of the pass counter) at the start of
+ *      it writes one constant non-zero byte (0xa5) at the start of
  *      the page, then spins DELAY iterations; after each full pass it
  *      increments the 32-bit pass counter at guest-physical PASS_ADDR
  *      (0x500) and writes its low byte to I/O port 0xE9, which QEMU's
@@ -145,7 +145,9 @@ pass_loop:
 	movl	%esi, %edi			/* edi = current page */
 	movl	%ecx, %edx			/* edx = pages left in pass */
 page_loop:
-	addr32 movb %bl, (%edi)			/* dirty the page */
+	/* A constant non-zero byte: the page stops being a zero page (which QEMU
+	 * would send as a tiny record) from the first write on. */
+	addr32 movb $0xa5, (%edi)		/* dirty the page */
 	addl	$4096, %edi
 	movl	%ebp, %eax			/* busy delay, DELAY iterations */
 	testl	%eax, %eax
