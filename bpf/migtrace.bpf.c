@@ -94,8 +94,8 @@ int BPF_PROG(raw_page_fault, struct kvm_vcpu *vcpu, __u64 fault_address, __u64 e
 }
 
 SEC("raw_tp/fast_page_fault")
-int BPF_PROG(raw_fast_page_fault, struct kvm_vcpu *vcpu, struct kvm_page_fault *fault,
-	     __u64 *sptep, __u64 old_spte, int ret)
+int BPF_PROG(raw_fast_page_fault, struct kvm_vcpu *vcpu, struct kvm_page_fault *fault, __u64 *sptep,
+	     __u64 old_spte, int ret)
 {
 	on_fast_page_fault(BPF_CORE_READ(vcpu, vcpu_id), BPF_CORE_READ(fault, error_code), ret);
 	return 0;

@@ -38,9 +38,8 @@ static int setup(void **state)
 	f.skel = migtrace_bpf__open();
 	assert_non_null(f.skel);
 	/* Only the raw_tp programs: test runs need no attach point. */
-	bpf_object__for_each_program(prog, f.skel->obj)
-		bpf_program__set_autoload(prog, !strncmp(bpf_program__section_name(prog),
-							 "raw_tp/", 7));
+	bpf_object__for_each_program(prog, f.skel->obj) bpf_program__set_autoload(
+		prog, !strncmp(bpf_program__section_name(prog), "raw_tp/", 7));
 	f.skel->rodata->ret_pf_fixed = 5;
 	f.skel->rodata->ret_pf_spurious = 6;
 	assert_int_equal(migtrace_bpf__load(f.skel), 0);

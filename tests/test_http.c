@@ -32,9 +32,9 @@
 #include "openmetrics.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define BIG_BODY (4u << 20)
-#define PROMETHEUS_ACCEPT                                                                    \
-	"application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;" \
+#define BIG_BODY      (4u << 20)
+#define PROMETHEUS_ACCEPT                                                                          \
+	"application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"   \
 	"q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 
 struct server {
@@ -58,8 +58,7 @@ static char *big_body(void)
 }
 
 /* Echo what the handler saw, so the client can check it. */
-static int echo_handler(void *ctx, const struct mt_http_request *req,
-			struct mt_http_response *resp)
+static int echo_handler(void *ctx, const struct mt_http_request *req, struct mt_http_response *resp)
 {
 	const char *consumer = req->arg(req, "consumer");
 	int n;
@@ -343,32 +342,52 @@ struct request_case {
 };
 
 #define GET(target, extra) "GET " target " HTTP/1.1\r\nHost: localhost\r\n" extra "\r\n"
-#define CT_PROM "text/plain; version=0.0.4; charset=utf-8"
-#define CT_OM "application/openmetrics-text; version=1.0.0; charset=utf-8"
+#define CT_PROM		   "text/plain; version=0.0.4; charset=utf-8"
+#define CT_OM		   "application/openmetrics-text; version=1.0.0; charset=utf-8"
 
 static const struct request_case request_cases[] = {
-	{ "GET /metrics", GET("/metrics", ""), 200, { { "Content-Type", CT_PROM } },
+	{ "GET /metrics",
+	  GET("/metrics", ""),
+	  200,
+	  { { "Content-Type", CT_PROM } },
 	  "method=GET path=/metrics accept=(none) consumer=(none)\n" },
 	{ "Prometheus 2.42 Accept: OpenMetrics",
-	  GET("/metrics", "Accept: " PROMETHEUS_ACCEPT "\r\n"), 200,
+	  GET("/metrics", "Accept: " PROMETHEUS_ACCEPT "\r\n"),
+	  200,
 	  { { "Content-Type", CT_OM } },
 	  "method=GET path=/metrics accept=" PROMETHEUS_ACCEPT " consumer=(none)\n" },
-	{ "curl's Accept: Prometheus text", GET("/metrics", "Accept: */*\r\n"), 200,
+	{ "curl's Accept: Prometheus text",
+	  GET("/metrics", "Accept: */*\r\n"),
+	  200,
 	  { { "Content-Type", CT_PROM } },
 	  "method=GET path=/metrics accept=*/* consumer=(none)\n" },
-	{ "path split from the query", GET("/metrics?consumer=grafana&x=1", ""), 200, { { 0 } },
+	{ "path split from the query",
+	  GET("/metrics?consumer=grafana&x=1", ""),
+	  200,
+	  { { 0 } },
 	  "method=GET path=/metrics accept=(none) consumer=grafana\n" },
-	{ "query argument percent-decoded", GET("/metrics?consumer=a%20b", ""), 200, { { 0 } },
+	{ "query argument percent-decoded",
+	  GET("/metrics?consumer=a%20b", ""),
+	  200,
+	  { { 0 } },
 	  "method=GET path=/metrics accept=(none) consumer=a b\n" },
-	{ "HEAD: headers, no body", "HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n", 200,
-	  { { "Content-Type", CT_PROM }, { "Content-Length", "56" } }, "" },
+	{ "HEAD: headers, no body",
+	  "HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+	  200,
+	  { { "Content-Type", CT_PROM }, { "Content-Length", "56" } },
+	  "" },
 	{ "unknown path: the handler's 404", GET("/nope", ""), 404, { { 0 } }, "not found\n" },
 	{ "handler error: 500", GET("/fail", ""), 500, { { 0 } }, NULL },
 	{ "POST: 405 with Allow",
-	  "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\na=b", 405,
-	  { { "Allow", "GET, HEAD" } }, NULL },
-	{ "PUT: 405", "PUT /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405,
-	  { { "Allow", "GET, HEAD" } }, NULL },
+	  "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\na=b",
+	  405,
+	  { { "Allow", "GET, HEAD" } },
+	  NULL },
+	{ "PUT: 405",
+	  "PUT /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+	  405,
+	  { { "Allow", "GET, HEAD" } },
+	  NULL },
 	{ "DELETE: 405", "DELETE /metrics HTTP/1.1\r\nHost: x\r\n\r\n", 405, { { 0 } }, NULL },
 	{ "HTTP/1.0 without Host", "GET /metrics HTTP/1.0\r\n\r\n", 200, { { 0 } }, NULL },
 	{ "header line without a colon", GET("/metrics", "Bad Header\r\n"), 400, { { 0 } }, NULL },
@@ -658,8 +677,7 @@ static void test_parallel_bursts(void **state)
 
 /* ---- the socket path ---- */
 
-static int noop_handler(void *ctx, const struct mt_http_request *req,
-			struct mt_http_response *resp)
+static int noop_handler(void *ctx, const struct mt_http_request *req, struct mt_http_response *resp)
 {
 	return 0;
 }
@@ -690,10 +708,7 @@ struct mode_case {
 };
 
 static const struct mode_case mode_cases[] = {
-	{ 0600, 0600 },
-	{ 0660, 0660 },
-	{ 0666, 0666 },
-	{ 0, 0660 }, /* unset: owner and group */
+	{ 0600, 0600 }, { 0660, 0660 }, { 0666, 0666 }, { 0, 0660 }, /* unset: owner and group */
 };
 
 /* The socket has the requested mode and its new directory 0755, whatever the umask. */

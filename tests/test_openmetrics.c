@@ -22,13 +22,13 @@
 #include "testutil.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define MAX_LABELS 3
-#define MAX_SAMPLES 3
-#define MAX_FAMILIES 5
+#define MAX_LABELS    3
+#define MAX_SAMPLES   3
+#define MAX_FAMILIES  5
 
 /* Prometheus 2.42's scrape Accept header, verbatim. */
-#define PROMETHEUS_ACCEPT                                                                    \
-	"application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;" \
+#define PROMETHEUS_ACCEPT                                                                          \
+	"application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"   \
 	"q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 
 struct sample_spec {
@@ -68,8 +68,8 @@ static int build(struct om_writer *w, const struct family_spec *fams)
 			const struct sample_spec *s = &fams[f].samples[i];
 			size_t n = count_labels(s->labels);
 
-			err = s->use_u64 ? om_sample_u64(w, s->labels, n, s->u64, s->ts_ns) :
-					   om_sample(w, s->labels, n, s->value, s->ts_ns);
+			err = s->use_u64 ? om_sample_u64(w, s->labels, n, s->u64, s->ts_ns)
+					 : om_sample(w, s->labels, n, s->value, s->ts_ns);
 		}
 	}
 	return err ? err : om_finish(w);
@@ -214,10 +214,16 @@ struct reject_case {
 	struct op ops[4];
 };
 
-#define FAM(n, t, u, w) { OP_FAMILY, n, t, u, .want = w }
-#define GAUGE FAM("g", OM_GAUGE, NULL, 0)
+#define FAM(n, t, u, w)                                                                            \
+	{                                                                                          \
+		OP_FAMILY, n, t, u, .want = w                                                      \
+	}
+#define GAUGE	FAM("g", OM_GAUGE, NULL, 0)
 #define COUNTER FAM("c", OM_COUNTER, NULL, 0)
-#define SAMPLE(w, ...) { OP_SAMPLE, .labels = { __VA_ARGS__ }, .value = 1, .want = w }
+#define SAMPLE(w, ...)                                                                             \
+	{                                                                                          \
+		OP_SAMPLE, .labels = { __VA_ARGS__ }, .value = 1, .want = w                        \
+	}
 
 static const struct reject_case reject_cases[] = {
 	{ "sample before any family", { SAMPLE(-EINVAL) } },
@@ -225,11 +231,11 @@ static const struct reject_case reject_cases[] = {
 	{ "duplicate family, other type", { GAUGE, FAM("g", OM_COUNTER, NULL, -EINVAL) } },
 	{ "gauge named like a counter's sample",
 	  { COUNTER, FAM("c_total", OM_GAUGE, NULL, -EINVAL) } },
-	{ "counter whose sample a gauge has", { FAM("c_total", OM_GAUGE, NULL, 0),
-						 FAM("c", OM_COUNTER, NULL, -EINVAL) } },
+	{ "counter whose sample a gauge has",
+	  { FAM("c_total", OM_GAUGE, NULL, 0), FAM("c", OM_COUNTER, NULL, -EINVAL) } },
 	{ "gauge named like _created", { COUNTER, FAM("c_created", OM_GAUGE, NULL, -EINVAL) } },
-	{ "gauge named like an info's sample", { FAM("i", OM_INFO, NULL, 0),
-						 FAM("i_info", OM_GAUGE, NULL, -EINVAL) } },
+	{ "gauge named like an info's sample",
+	  { FAM("i", OM_INFO, NULL, 0), FAM("i_info", OM_GAUGE, NULL, -EINVAL) } },
 	{ "counter already ending in _total", { FAM("x_total", OM_COUNTER, NULL, -EINVAL) } },
 	{ "info already ending in _info", { FAM("x_info", OM_INFO, NULL, -EINVAL) } },
 	{ "name starting with a digit", { FAM("1abc", OM_GAUGE, NULL, -EINVAL) } },
@@ -341,8 +347,8 @@ static const struct number_case number_cases[] = {
 	{ .v = 1.0 / 3, .want = "0.3333333333333333\n" },
 	{ .v = -2.5e-7, .want = "-2.5e-07\n" },
 	{ .v = 123456.5, .want = "123456.5\n" },
-	{ .v = 1099511627776.0, .want = "1099511627776\n" }, /* 1 TiB: no exponent */
-	{ .v = 9007199254740992.0, .want = "9007199254740992\n" }, /* 2^53 */
+	{ .v = 1099511627776.0, .want = "1099511627776\n" },		   /* 1 TiB: no exponent */
+	{ .v = 9007199254740992.0, .want = "9007199254740992\n" },	   /* 2^53 */
 	{ .v = 18446744073709551616.0, .want = "18446744073709551616\n" }, /* 2^64 */
 	{ .v = 1e20, .want = "100000000000000000000\n" },
 	{ .v = 1e21, .want = "1e+21\n" },
@@ -520,24 +526,43 @@ static void test_negotiate(void **state)
 /* ---- the parsers scrapers use ---- */
 
 static const struct family_spec realistic[] = {
-	{ "migtrace_build", OM_INFO, NULL, "migtrace build information",
-	  { { { { "version", "0.1.0" }, { "kernel", "6.1.0-18-amd64" } }, .value = 1 } }, 1 },
-	{ "migtrace_vm_dirty_bytes", OM_COUNTER, "bytes", "Guest memory bytes dirtied",
-	  { { { { "vm", "web-1" }, { "qemu_pid", "1234" } }, .u64 = 18446744073709551615ULL,
+	{ "migtrace_build",
+	  OM_INFO,
+	  NULL,
+	  "migtrace build information",
+	  { { { { "version", "0.1.0" }, { "kernel", "6.1.0-18-amd64" } }, .value = 1 } },
+	  1 },
+	{ "migtrace_vm_dirty_bytes",
+	  OM_COUNTER,
+	  "bytes",
+	  "Guest memory bytes dirtied",
+	  { { { { "vm", "web-1" }, { "qemu_pid", "1234" } },
+	      .u64 = 18446744073709551615ULL,
 	      .use_u64 = true },
-	    { { { "vm", "db \"primary\"\n\\ \xc3\xa9" }, { "qemu_pid", "99" } }, .u64 = 4096,
+	    { { { "vm", "db \"primary\"\n\\ \xc3\xa9" }, { "qemu_pid", "99" } },
+	      .u64 = 4096,
 	      .use_u64 = true } },
 	  2 },
-	{ "migtrace_vm_dirty_rate_bytes_per_second", OM_GAUGE, "bytes_per_second",
+	{ "migtrace_vm_dirty_rate_bytes_per_second",
+	  OM_GAUGE,
+	  "bytes_per_second",
 	  "Dirty rate over the last window \"\\\"\nsecond line",
 	  { { { { "vm", "web-1" } }, .value = 123456.5 },
 	    { { { "vm", "idle" } }, .value = NAN },
 	    { { { "vm", "hot" } }, .value = INFINITY } },
 	  3 },
-	{ "migtrace_scrape_duration_seconds", OM_GAUGE, "seconds", "Time spent rendering",
-	  { { .value = 0.000123 } }, 1 },
-	{ "migtrace_migrations", OM_COUNTER, NULL, "Migrations observed",
-	  { { { { "vm", "web-1" }, { "result", "completed" } }, .value = 3 } }, 1 },
+	{ "migtrace_scrape_duration_seconds",
+	  OM_GAUGE,
+	  "seconds",
+	  "Time spent rendering",
+	  { { .value = 0.000123 } },
+	  1 },
+	{ "migtrace_migrations",
+	  OM_COUNTER,
+	  NULL,
+	  "Migrations observed",
+	  { { { { "vm", "web-1" }, { "result", "completed" } }, .value = 3 } },
+	  1 },
 };
 
 /* Exit status of "cmd 'file'" run by the shell (quiet: output discarded). */
@@ -553,10 +578,10 @@ static int run_check(const char *cmd, const char *file, bool quiet)
 }
 
 #define PROMTOOL_CHECK "promtool check metrics <"
-#define PY "/usr/bin/python3"
-#define PY_OM_CHECK                                                                   \
-	PY " -c 'import sys; from prometheus_client.openmetrics.parser import "          \
-	   "text_string_to_metric_families as p; "                                       \
+#define PY	       "/usr/bin/python3"
+#define PY_OM_CHECK                                                                                \
+	PY " -c 'import sys; from prometheus_client.openmetrics.parser import "                    \
+	   "text_string_to_metric_families as p; "                                                 \
 	   "list(p(open(sys.argv[1], encoding=\"utf-8\").read()))'"
 
 /* Missing tools fail the test under CI=true, else skip it. */

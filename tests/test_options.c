@@ -31,11 +31,20 @@ static void test_durations(void **state)
 		int err;
 		uint64_t ns;
 	} cases[] = {
-		{ "10ms", 0, 10000000ULL }, { "1s", 0, 1000000000ULL }, { "1.5s", 0, 1500000000ULL },
-		{ "250us", 0, 250000ULL },  { "2m", 0, 120000000000ULL }, { "100", 0, 100000000ULL },
-		{ "7ns", 0, 7 },	    { "", -EINVAL, 0 },		  { "ms", -EINVAL, 0 },
-		{ "10 ms", -EINVAL, 0 },    { "-1s", -EINVAL, 0 },	  { "1h", -EINVAL, 0 },
-		{ "nan", -EINVAL, 0 },	    { "1e30s", -ERANGE, 0 },
+		{ "10ms", 0, 10000000ULL },
+		{ "1s", 0, 1000000000ULL },
+		{ "1.5s", 0, 1500000000ULL },
+		{ "250us", 0, 250000ULL },
+		{ "2m", 0, 120000000000ULL },
+		{ "100", 0, 100000000ULL },
+		{ "7ns", 0, 7 },
+		{ "", -EINVAL, 0 },
+		{ "ms", -EINVAL, 0 },
+		{ "10 ms", -EINVAL, 0 },
+		{ "-1s", -EINVAL, 0 },
+		{ "1h", -EINVAL, 0 },
+		{ "nan", -EINVAL, 0 },
+		{ "1e30s", -ERANGE, 0 },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -82,9 +91,9 @@ static void test_values(void **state)
 static void test_rejected(void **state)
 {
 	static const char *const bad[][3] = {
-		{ "--interval", "0" },	    { "--interval", "500us" }, { "--interval", "2m" },
-		{ "--interval", "fast" },   { "--attach", "kprobe" },  { "--socket-mode", "rw" },
-		{ "--socket-mode", "99" },  { "--bogus", NULL },	     { "extra-arg", NULL },
+		{ "--interval", "0" },	     { "--interval", "500us" }, { "--interval", "2m" },
+		{ "--interval", "fast" },    { "--attach", "kprobe" },	{ "--socket-mode", "rw" },
+		{ "--socket-mode", "99" },   { "--bogus", NULL },	{ "extra-arg", NULL },
 		{ "--qmp-timeout", "-5ms" }, { "--socket", "" },
 	};
 	struct mt_options o;
@@ -111,8 +120,8 @@ static void test_too_many_qmp(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_durations), cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_values), cmocka_unit_test(test_rejected),
+		cmocka_unit_test(test_durations),    cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_values),	     cmocka_unit_test(test_rejected),
 		cmocka_unit_test(test_too_many_qmp),
 	};
 

@@ -20,18 +20,18 @@ static void test_rate(void **state)
 		uint64_t prev, cur, prev_ns, cur_ns;
 		double want;
 	} cases[] = {
-		{ 0, 100, 0, 1000000000ULL, 100 },	      /* 100 per second */
+		{ 0, 100, 0, 1000000000ULL, 100 },		  /* 100 per second */
 		{ 100, 150, 1000000000ULL, 1010000000ULL, 5000 }, /* 50 in 10 ms */
-		{ 100, 100, 0, 1000000, 0 },		      /* idle */
-		{ 500, 20, 0, 1000000000ULL, 20 },	      /* reset: counts from 0 */
-		{ 0, 10, 5, 5, 0 },			      /* no time passed */
-		{ 0, 10, 6, 5, 0 },			      /* clock went backwards */
+		{ 100, 100, 0, 1000000, 0 },			  /* idle */
+		{ 500, 20, 0, 1000000000ULL, 20 },		  /* reset: counts from 0 */
+		{ 0, 10, 5, 5, 0 },				  /* no time passed */
+		{ 0, 10, 6, 5, 0 },				  /* clock went backwards */
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		assert_float_equal(mt_rate(cases[i].prev, cases[i].cur, cases[i].prev_ns,
-					   cases[i].cur_ns),
-				   cases[i].want, 1e-9);
+		assert_float_equal(
+			mt_rate(cases[i].prev, cases[i].cur, cases[i].prev_ns, cases[i].cur_ns),
+			cases[i].want, 1e-9);
 }
 
 static void set_row(struct mt_counters *c, int i, uint32_t tgid, uint32_t vcpu, uint32_t tid,
@@ -47,10 +47,11 @@ static void set_row(struct mt_counters *c, int i, uint32_t tgid, uint32_t vcpu, 
 static void test_join(void **state)
 {
 	struct mt_vcpu_row rows[4];
-	struct mt_proc_row procs[1] = { { .tgid = 1000, .s = { .ring_resets = 7,
-								.last_reset_ns = 42 } } };
-	struct mt_counters c = { .vcpus = rows, .nvcpus = 4, .cap_vcpus = 4, .procs = procs,
-				 .nprocs = 1 };
+	struct mt_proc_row procs[1] = { { .tgid = 1000,
+					  .s = { .ring_resets = 7, .last_reset_ns = 42 } } };
+	struct mt_counters c = {
+		.vcpus = rows, .nvcpus = 4, .cap_vcpus = 4, .procs = procs, .nprocs = 1
+	};
 	struct mt_vcpu_info vcpus[2] = { { .cpu_index = 0, .thread_id = 1001 },
 					 { .cpu_index = 1, .thread_id = 1002 } };
 	struct qmp_snapshot snap = { .name = "web1", .vcpus = vcpus, .nvcpus = 2, .vcpus_ns = 1 };

@@ -22,7 +22,7 @@
 #include "tracer.h"
 
 #define HOUSEKEEPING_NS 1000000000ULL
-#define GC_EVERY_NS 5000000000ULL
+#define GC_EVERY_NS	5000000000ULL
 
 struct mt_daemon {
 	const struct mt_options *opts;
@@ -118,8 +118,12 @@ static uint64_t mono_to_wall(void)
 static int render(struct mt_daemon *d, enum om_format fmt, struct mt_http_response *resp)
 {
 	struct mt_export_ctx ctx = {
-		.view = &d->view, .srcs = d->srcs, .qmp_stats = d->qstats, .nsrcs = d->nqmp,
-		.tracer = d->tracer, .interval_ns = d->opts->interval_ns,
+		.view = &d->view,
+		.srcs = d->srcs,
+		.qmp_stats = d->qstats,
+		.nsrcs = d->nqmp,
+		.tracer = d->tracer,
+		.interval_ns = d->opts->interval_ns,
 		.mono_to_wall_ns = mono_to_wall(),
 	};
 	const char *data;
@@ -259,8 +263,10 @@ static int start_signals(struct mt_daemon *d)
 static int start_http(struct mt_daemon *d)
 {
 	struct mt_http_options ho = {
-		.socket_path = d->opts->socket_path, .mode = d->opts->socket_mode,
-		.max_clients = 64, .timeout_s = 10,
+		.socket_path = d->opts->socket_path,
+		.mode = d->opts->socket_mode,
+		.max_clients = 64,
+		.timeout_s = 10,
 	};
 	const char *msg = NULL;
 
@@ -268,8 +274,8 @@ static int start_http(struct mt_daemon *d)
 	if (!d->http) {
 		int err = errno;
 
-		log_err("cannot serve on %s: %s (%s)", ho.socket_path, msg ? msg : "HTTP setup failed",
-			strerror(err));
+		log_err("cannot serve on %s: %s (%s)", ho.socket_path,
+			msg ? msg : "HTTP setup failed", strerror(err));
 		return -err;
 	}
 	log_info("serving metrics on %s", ho.socket_path);
@@ -297,8 +303,9 @@ static void daemon_free(struct mt_daemon *d)
 
 int mt_daemon_run(const struct mt_options *opts)
 {
-	struct mt_daemon d = { .opts = opts, .sample_fd = -1, .qmp_fd = -1, .house_fd = -1,
-			       .sig_fd = -1 };
+	struct mt_daemon d = {
+		.opts = opts, .sample_fd = -1, .qmp_fd = -1, .house_fd = -1, .sig_fd = -1
+	};
 	int err, usable_qmp;
 
 	d.start_ns = d.last_gc_ns = mt_now_ns();
@@ -316,7 +323,8 @@ int mt_daemon_run(const struct mt_options *opts)
 	}
 	err = start_tracer(&d);
 	if (err && !usable_qmp) {
-		log_err("nothing to trace: BPF is unavailable and no usable --qmp socket was given");
+		log_err("nothing to trace: BPF is unavailable and no usable --qmp socket was "
+			"given");
 		goto cleanup;
 	}
 	if (!d.tracer && !usable_qmp) {

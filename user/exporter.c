@@ -12,20 +12,14 @@
 #include <bpf/libbpf.h>
 #include "exporter.h"
 
-#define TRY(expr)                       \
-	do {                            \
-		int __e = (expr);       \
-		if (__e)                \
-			return __e;     \
-	} while (0)
-
 static const char *const src_dirty_ring = "dirty_ring";
 
 static int build_info(struct om_writer *w)
 {
 	struct utsname u;
 	char libbpf[32];
-	struct om_label l[3] = { { "version", MIGTRACE_VERSION }, { "libbpf", libbpf },
+	struct om_label l[3] = { { "version", MIGTRACE_VERSION },
+				 { "libbpf", libbpf },
 				 { "kernel", "" } };
 
 	snprintf(libbpf, sizeof(libbpf), "%u.%u", libbpf_major_version(), libbpf_minor_version());
@@ -71,7 +65,8 @@ static int vm_families(struct om_writer *w, const struct mt_export_ctx *c)
 		const struct mt_vm_view *vm = &v->vms[i];
 		const struct mt_vm_src *s = src_of(c, vm);
 		char pid[16];
-		struct om_label l[4] = { { "vm", vm->vm }, { "pid", pid },
+		struct om_label l[4] = { { "vm", vm->vm },
+					 { "pid", pid },
 					 { "qmp", s ? s->qmp_path : "" },
 					 { "reason", s && s->reason ? s->reason : "" } };
 
@@ -137,24 +132,27 @@ struct vcpu_family {
 	const char *name, *help, *extra_name, *extra_value;
 	enum om_type type;
 	const char *unit;
-	size_t off;   /* offset of a __u64 in struct mt_vcpu_stats, or SIZE_MAX: the rate */
-	int dirty;    /* carries source="dirty_ring" */
+	size_t off; /* offset of a __u64 in struct mt_vcpu_stats, or SIZE_MAX: the rate */
+	int dirty;  /* carries source="dirty_ring" */
 };
 
 #define ST(f) offsetof(struct mt_vcpu_stats, f)
 static const struct vcpu_family vcpu_families_tab[] = {
 	{ "migtrace_vcpu_dirty_pages", "Dirty-ring entries pushed by a vCPU", NULL, NULL,
 	  OM_COUNTER, NULL, ST(dirty_pushes), 1 },
-	{ "migtrace_vcpu_dirty_rate_bytes_per_second", "Dirty rate of a vCPU over the last interval",
-	  NULL, NULL, OM_GAUGE, "bytes_per_second", SIZE_MAX, 1 },
+	{ "migtrace_vcpu_dirty_rate_bytes_per_second",
+	  "Dirty rate of a vCPU over the last interval", NULL, NULL, OM_GAUGE, "bytes_per_second",
+	  SIZE_MAX, 1 },
 	{ "migtrace_fault_page_faults", "KVM page faults (kvm_page_fault) by access", "access",
 	  "write", OM_COUNTER, NULL, ST(faults_write), 0 },
 	{ NULL, NULL, "access", "read", OM_COUNTER, NULL, ST(faults_read), 0 },
 	{ "migtrace_fault_fast_page_faults", "kvmmmu:fast_page_fault by result", "result", "fixed",
 	  OM_COUNTER, NULL, ST(fast_pf_fixed), 0 },
 	{ NULL, NULL, "result", "spurious", OM_COUNTER, NULL, ST(fast_pf_spurious), 0 },
-	{ "migtrace_dirty_pml_full_events", "kvm_pml_full exits (Intel PML: ~512 logged pages each, "
-	  "an estimate)", NULL, NULL, OM_COUNTER, NULL, ST(pml_full), 0 },
+	{ "migtrace_dirty_pml_full_events",
+	  "kvm_pml_full exits (Intel PML: ~512 logged pages each, "
+	  "an estimate)",
+	  NULL, NULL, OM_COUNTER, NULL, ST(pml_full), 0 },
 };
 
 static int vcpu_sample(struct om_writer *w, const struct vcpu_family *f, const char *vm,

@@ -7,6 +7,14 @@
 #include "sampler.h"
 #include "tracer.h"
 
+/* Return the first error of a writer call (writers return 0 or -errno). */
+#define TRY(expr)                                                                                  \
+	do {                                                                                       \
+		int __e = (expr);                                                                  \
+		if (__e)                                                                           \
+			return __e;                                                                \
+	} while (0)
+
 struct mt_export_ctx {
 	const struct mt_view *view;
 	const struct mt_vm_src *srcs;

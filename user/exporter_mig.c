@@ -4,19 +4,12 @@
 #include <string.h>
 #include "exporter.h"
 
-#define TRY(expr)                       \
-	do {                            \
-		int __e = (expr);       \
-		if (__e)                \
-			return __e;     \
-	} while (0)
-
 enum mig_scale { SC_ONE, SC_MS, SC_MBPS, SC_PAGES, SC_PERCENT };
 
 struct mig_family {
 	const char *name, *unit, *help;
-	int have;     /* enum mig_field that must be present */
-	size_t off;   /* field of struct mt_migrate_info */
+	int have;   /* enum mig_field that must be present */
+	size_t off; /* field of struct mt_migrate_info */
 	int is_double;
 	enum mig_scale scale;
 };
@@ -34,9 +27,11 @@ static const struct mig_family mig_tab[] = {
 	  "QEMU's transfer rate (ram.mbps)", MIG_RAM, MI(ram_mbps), 1, SC_MBPS },
 	{ "migtrace_migration_dirty_rate_bytes_per_second", "bytes_per_second",
 	  "QEMU's own dirty rate (ram.dirty-pages-rate x page size; updated at most once a "
-	  "second, 0 during the first pass)", MIG_RAM, MI(ram_dirty_pages_rate), 1, SC_PAGES },
-	{ "migtrace_migration_dirty_syncs", NULL, "Dirty bitmap syncs so far (ram.dirty-sync-count)",
-	  MIG_RAM, MI(ram_dirty_sync_count), 0, SC_ONE },
+	  "second, 0 during the first pass)",
+	  MIG_RAM, MI(ram_dirty_pages_rate), 1, SC_PAGES },
+	{ "migtrace_migration_dirty_syncs", NULL,
+	  "Dirty bitmap syncs so far (ram.dirty-sync-count)", MIG_RAM, MI(ram_dirty_sync_count), 0,
+	  SC_ONE },
 	{ "migtrace_migration_duplicate_pages", NULL, "Zero pages sent as such (ram.duplicate)",
 	  MIG_RAM, MI(ram_duplicate), 0, SC_ONE },
 	{ "migtrace_migration_normal_pages", NULL, "Full pages sent (ram.normal)", MIG_RAM,
@@ -73,7 +68,8 @@ static double mig_value(const struct mig_family *f, const struct mt_migrate_info
 	}
 }
 
-static const struct qmp_snapshot *snap_of(const struct mt_export_ctx *c, const struct mt_vm_view *vm)
+static const struct qmp_snapshot *snap_of(const struct mt_export_ctx *c,
+					  const struct mt_vm_view *vm)
 {
 	if (vm->src < 0 || vm->src >= c->nsrcs || !c->srcs[vm->src].snap)
 		return NULL;
@@ -82,9 +78,11 @@ static const struct qmp_snapshot *snap_of(const struct mt_export_ctx *c, const s
 
 static int is_active(const char *status)
 {
-	static const char *const active[] = { "setup", "active", "pre-switchover", "device",
-					      "postcopy-active", "postcopy-paused",
-					      "postcopy-recover", "wait-unplug", "cancelling" };
+	static const char *const active[] = {
+		"setup",	   "active",	      "pre-switchover",	  "device",
+		"postcopy-active", "postcopy-paused", "postcopy-recover", "wait-unplug",
+		"cancelling"
+	};
 
 	for (size_t i = 0; i < sizeof(active) / sizeof(active[0]); i++)
 		if (!strcmp(status, active[i]))
@@ -116,7 +114,8 @@ static int status_families(struct om_writer *w, const struct mt_export_ctx *c)
 		if (s)
 			TRY(om_sample(w, &l, 1, is_active(s->mig.status), 0));
 	}
-	TRY(om_family(w, "migtrace_vm_running", OM_GAUGE, NULL, "1 when query-status says running"));
+	TRY(om_family(w, "migtrace_vm_running", OM_GAUGE, NULL,
+		      "1 when query-status says running"));
 	for (int i = 0; i < v->nvms; i++) {
 		const struct mt_vm_view *vm = &v->vms[i];
 		const struct qmp_snapshot *s =
@@ -174,9 +173,11 @@ static int qmp_families(struct om_writer *w, const struct mt_export_ctx *c)
 			struct om_label l = { "vm", v->vms[i].vm };
 
 			if (src >= 0 && c->qmp_stats && c->qmp_stats[src])
-				TRY(om_sample_u64(w, &l, 1,
-						  *(const uint64_t *)((const char *)c->qmp_stats[src] +
-								      qmp_tab[fi].off), 0));
+				TRY(om_sample_u64(
+					w, &l, 1,
+					*(const uint64_t *)((const char *)c->qmp_stats[src] +
+							    qmp_tab[fi].off),
+					0));
 		}
 	}
 	TRY(om_family(w, "migtrace_qmp_round_trip_seconds", OM_GAUGE, "seconds",

@@ -30,8 +30,8 @@
 #include "http.h"
 #include "log.h"
 
-#define HTTP_DEFAULT_MODE 0660
-#define HTTP_DEFAULT_CLIENTS 64
+#define HTTP_DEFAULT_MODE      0660
+#define HTTP_DEFAULT_CLIENTS   64
 #define HTTP_DEFAULT_TIMEOUT_S 10
 /*
  * Per-connection memory pool: request line, headers and our response
@@ -39,7 +39,7 @@
  * requests are answered with an error status and the connection closed.
  */
 #define HTTP_CONN_MEMORY (32 * 1024)
-#define SUN_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
+#define SUN_PATH_MAX	 sizeof(((struct sockaddr_un *)0)->sun_path)
 
 struct mt_http {
 	struct mt_loop *loop;
@@ -150,7 +150,8 @@ static int bind_listen(struct mt_http *http, mode_t mode)
 		err = -errno;
 		goto cleanup;
 	}
-	if (chmod(http->path, mode) < 0 || lstat(http->path, &st) < 0 || listen(fd, SOMAXCONN) < 0) {
+	if (chmod(http->path, mode) < 0 || lstat(http->path, &st) < 0 ||
+	    listen(fd, SOMAXCONN) < 0) {
 		err = -errno;
 		unlink(http->path);
 		goto cleanup;
@@ -383,8 +384,9 @@ struct mt_http *mt_http__new(struct mt_loop *loop, const struct mt_http_options 
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	*http = (struct mt_http){ .loop = loop, .handler = handler, .ctx = ctx, .mhd_epfd = -1,
-				  .timer_fd = -1 };
+	*http = (struct mt_http){
+		.loop = loop, .handler = handler, .ctx = ctx, .mhd_epfd = -1, .timer_fd = -1
+	};
 	http->path = strdup(opts->socket_path);
 	if (!http->path) {
 		err = -ENOMEM;

@@ -148,7 +148,8 @@ int mt_loop__run(struct mt_loop *loop)
 int mt_timerfd_periodic(uint64_t period_ns)
 {
 	struct itimerspec its = {
-		.it_interval = { .tv_sec = period_ns / 1000000000ULL, .tv_nsec = period_ns % 1000000000ULL },
+		.it_interval = { .tv_sec = period_ns / 1000000000ULL,
+				 .tv_nsec = period_ns % 1000000000ULL },
 	};
 	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 

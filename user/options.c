@@ -31,24 +31,31 @@ static const char serve_doc[] =
 	"Durations take a unit: ns, us, ms, s, m (a bare number is milliseconds).";
 
 static const struct argp_option serve_options[] = {
-	{ "socket", 's', "PATH", 0, "Serve metrics on this Unix socket (default " MT_DEFAULT_SOCKET ")", 0 },
+	{ "socket", 's', "PATH", 0,
+	  "Serve metrics on this Unix socket (default " MT_DEFAULT_SOCKET ")", 0 },
 	{ "socket-mode", OPT_SOCKET_MODE, "MODE", 0, "Octal mode of the socket (default 0660)", 0 },
 	{ "qmp", 'q', "PATH", 0, "QEMU QMP monitor socket to follow (repeatable)", 0 },
-	{ "interval", OPT_INTERVAL, "DURATION", 0, "Sampling interval (default 100ms; 1ms..60s)", 0 },
-	{ "qmp-interval", OPT_QMP_INTERVAL, "DURATION", 0, "QMP polling interval (default 100ms)", 0 },
+	{ "interval", OPT_INTERVAL, "DURATION", 0, "Sampling interval (default 100ms; 1ms..60s)",
+	  0 },
+	{ "qmp-interval", OPT_QMP_INTERVAL, "DURATION", 0, "QMP polling interval (default 100ms)",
+	  0 },
 	{ "qmp-timeout", OPT_QMP_TIMEOUT, "DURATION", 0,
 	  "Deadline of each QMP request (default 1s)", 0 },
 	{ "attach", OPT_ATTACH, "auto|raw|classic", 0,
 	  "Tracepoint attach mode (default auto: raw_tp, else classic)", 0 },
 	{ "no-bpf", OPT_NO_BPF, NULL, 0, "Do not load BPF programs (QMP data only)", 0 },
-	{ "duration", OPT_DURATION, "DURATION", 0, "Exit after this long (default: run until signalled)", 0 },
+	{ "duration", OPT_DURATION, "DURATION", 0,
+	  "Exit after this long (default: run until signalled)", 0 },
 	{ "verbose", 'v', NULL, 0, "Debug output, including libbpf's", 0 },
 	{ 0 },
 };
 
 int mt_parse_duration(const char *s, uint64_t *ret_ns)
 {
-	static const struct { const char *suffix; double mult; } units[] = {
+	static const struct {
+		const char *suffix;
+		double mult;
+	} units[] = {
 		{ "ns", 1 }, { "us", 1e3 }, { "ms", 1e6 }, { "s", 1e9 }, { "m", 60e9 }, { "", 1e6 },
 	};
 	char *end;
@@ -171,8 +178,8 @@ static error_t serve_parse(int key, char *arg, struct argp_state *state)
 	}
 }
 
-static const struct argp serve_argp = { serve_options, serve_parse, NULL, serve_doc, NULL, NULL,
-					NULL };
+static const struct argp serve_argp = { serve_options, serve_parse, NULL, serve_doc,
+					NULL,	       NULL,	    NULL };
 
 int mt_options_parse(int argc, char **argv, unsigned int flags, struct mt_options *opts)
 {

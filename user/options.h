@@ -7,7 +7,7 @@
 #include <sys/types.h>
 #include "tracer.h"
 
-#define MT_MAX_QMP 256
+#define MT_MAX_QMP	  256
 #define MT_DEFAULT_SOCKET "/run/migtrace/migtrace.sock"
 
 struct mt_options {

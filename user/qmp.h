@@ -13,7 +13,7 @@
 struct json_object;
 
 #define QMP_MAX_VCPUS 1024
-#define QMP_MAX_MSG (1 << 20) /* largest QMP message accepted (bytes) */
+#define QMP_MAX_MSG   (1 << 20) /* largest QMP message accepted (bytes) */
 
 /* Bits of mt_migrate_info.have: which optional fields QEMU reported. */
 enum mig_field {
@@ -28,8 +28,8 @@ enum mig_field {
 
 /* query-migrate, as far as issue #2 needs it (extend, never reorder). */
 struct mt_migrate_info {
-	uint64_t have;	    /* 1ULL << enum mig_field */
-	char status[24];    /* "none" when QEMU reports no migration */
+	uint64_t have;	 /* 1ULL << enum mig_field */
+	char status[24]; /* "none" when QEMU reports no migration */
 	uint64_t total_time_ms, expected_downtime_ms, downtime_ms, setup_time_ms;
 	/* ram */
 	uint64_t ram_transferred, ram_remaining, ram_total, ram_duplicate, ram_normal;
@@ -61,8 +61,8 @@ struct qmp_snapshot {
 enum qmp_state {
 	QMP_DISCONNECTED, /* waiting to (re)connect */
 	QMP_CONNECTING,
-	QMP_GREETING,	  /* connected, waiting for the {"QMP": ...} banner */
-	QMP_NEGOTIATING,  /* qmp_capabilities sent */
+	QMP_GREETING,	 /* connected, waiting for the {"QMP": ...} banner */
+	QMP_NEGOTIATING, /* qmp_capabilities sent */
 	QMP_READY,
 	QMP_STATE_MAX,
 };
@@ -70,9 +70,9 @@ enum qmp_state {
 struct qmp_client;
 
 struct qmp_client_options {
-	const char *path;	   /* monitor socket */
-	uint64_t timeout_ns;	   /* per-request deadline */
-	uint64_t reconnect_ns;	   /* delay before reconnecting after a failure */
+	const char *path;      /* monitor socket */
+	uint64_t timeout_ns;   /* per-request deadline */
+	uint64_t reconnect_ns; /* delay before reconnecting after a failure */
 };
 
 /* Create a client; it connects on the first qmp_client__tick(). NULL + errno on failure. */

@@ -85,7 +85,8 @@ static int key_cmp(const struct mt_vcpu_key *a, const struct mt_vcpu_key *b)
 
 static int row_cmp(const void *a, const void *b)
 {
-	return key_cmp(&((const struct mt_vcpu_row *)a)->key, &((const struct mt_vcpu_row *)b)->key);
+	return key_cmp(&((const struct mt_vcpu_row *)a)->key,
+		       &((const struct mt_vcpu_row *)b)->key);
 }
 
 static const struct mt_vcpu_row *find_prev(const struct mt_sampler *s, const struct mt_vcpu_key *k)
@@ -189,10 +190,14 @@ static int join_rows(struct mt_sampler *s, const struct mt_counters *cur, int *p
 			return -ENOMEM;
 		v = &out->vcpus[out->nvcpus++];
 		*v = (struct mt_vcpu_view){
-			.tgid = r->key.tgid, .kvm_vcpu = r->key.vcpu, .tid = r->s.tid, .tot = r->s,
+			.tgid = r->key.tgid,
+			.kvm_vcpu = r->key.vcpu,
+			.tid = r->s.tid,
+			.tot = r->s,
 			.cpu_index = cpu_index_of(snap, r->s.tid),
 		};
-		pushes = mt_rate(p ? p->s.dirty_pushes : 0, r->s.dirty_pushes, dt_prev, cur->now_ns);
+		pushes =
+			mt_rate(p ? p->s.dirty_pushes : 0, r->s.dirty_pushes, dt_prev, cur->now_ns);
 		/* Without a previous read there is no interval to divide by; a row
 		 * born since the previous read counted all of its events in it. */
 		v->dirty_rate_bps = dt_prev ? pushes * vm->page_size : 0;
@@ -283,7 +288,8 @@ int mt_sampler__step(struct mt_sampler *s, struct mt_counters *cur, const struct
 	for (int i = 0; i < nsrcs; i++) {
 		int pid = src_pid(s, &srcs[i]);
 		const struct qmp_snapshot *snap = srcs[i].snap;
-		struct mt_vm_view *vm = new_vm(out, i, pid, snap ? snap->name : NULL, srcs[i].qmp_path);
+		struct mt_vm_view *vm =
+			new_vm(out, i, pid, snap ? snap->name : NULL, srcs[i].qmp_path);
 
 		if (!vm)
 			return -ENOMEM;

@@ -11,7 +11,7 @@
 #include "qmp.h"
 #include "tracer.h"
 
-#define MT_VM_LABEL_MAX 128
+#define MT_VM_LABEL_MAX	     128
 #define MT_PAGE_SIZE_DEFAULT 4096
 
 /* One QEMU known through QMP (input of a step). */
@@ -19,7 +19,7 @@ struct mt_vm_src {
 	const char *qmp_path;
 	const struct qmp_snapshot *snap; /* NULL if never answered */
 	int up;
-	const char *reason;		 /* why not up, or NULL */
+	const char *reason; /* why not up, or NULL */
 };
 
 struct mt_vcpu_view {

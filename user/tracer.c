@@ -20,23 +20,24 @@
 
 struct tp_desc {
 	const char *category, *name;
-	int nargs; /* TP_PROTO arguments our raw_tp program expects */
+	int nargs;		/* TP_PROTO arguments our raw_tp program expects */
 	size_t raw_off, tp_off; /* offsets of the programs in skel->progs */
 };
 
 #define PROG_OFF(p) offsetof(struct migtrace_bpf, progs.p)
 
 static const struct tp_desc tps[MT_TP_MAX] = {
-	[MT_TP_DIRTY_RING_PUSH] = { "kvm", "kvm_dirty_ring_push", 3,
-				    PROG_OFF(raw_dirty_ring_push), PROG_OFF(tp_dirty_ring_push) },
+	[MT_TP_DIRTY_RING_PUSH] = { "kvm", "kvm_dirty_ring_push", 3, PROG_OFF(raw_dirty_ring_push),
+				    PROG_OFF(tp_dirty_ring_push) },
 	[MT_TP_DIRTY_RING_RESET] = { "kvm", "kvm_dirty_ring_reset", 1,
-				     PROG_OFF(raw_dirty_ring_reset), PROG_OFF(tp_dirty_ring_reset) },
-	[MT_TP_PAGE_FAULT] = { "kvm", "kvm_page_fault", 3,
-			       PROG_OFF(raw_page_fault), PROG_OFF(tp_page_fault) },
-	[MT_TP_FAST_PAGE_FAULT] = { "kvmmmu", "fast_page_fault", 5,
-				    PROG_OFF(raw_fast_page_fault), PROG_OFF(tp_fast_page_fault) },
-	[MT_TP_PML_FULL] = { "kvm", "kvm_pml_full", 1,
-			     PROG_OFF(raw_pml_full), PROG_OFF(tp_pml_full) },
+				     PROG_OFF(raw_dirty_ring_reset),
+				     PROG_OFF(tp_dirty_ring_reset) },
+	[MT_TP_PAGE_FAULT] = { "kvm", "kvm_page_fault", 3, PROG_OFF(raw_page_fault),
+			       PROG_OFF(tp_page_fault) },
+	[MT_TP_FAST_PAGE_FAULT] = { "kvmmmu", "fast_page_fault", 5, PROG_OFF(raw_fast_page_fault),
+				    PROG_OFF(tp_fast_page_fault) },
+	[MT_TP_PML_FULL] = { "kvm", "kvm_pml_full", 1, PROG_OFF(raw_pml_full),
+			     PROG_OFF(tp_pml_full) },
 };
 
 struct mt_tracer {
@@ -57,7 +58,7 @@ const char *mt_tp_name(enum mt_tp tp)
 {
 	static const char *const names[MT_TP_MAX] = {
 		"kvm:kvm_dirty_ring_push", "kvm:kvm_dirty_ring_reset", "kvm:kvm_page_fault",
-		"kvmmmu:fast_page_fault", "kvm:kvm_pml_full",
+		"kvmmmu:fast_page_fault",  "kvm:kvm_pml_full",
 	};
 
 	return tp < MT_TP_MAX ? names[tp] : "?";
@@ -98,11 +99,13 @@ static void choose_modes(struct mt_tracer *t, const struct mt_kfeat *k, enum mt_
 			if (nargs == -ENOENT)
 				snprintf(t->reason[i], sizeof(t->reason[i]),
 					 "%s not in kernel BTF (kernel without this tracepoint, "
-					 "or KVM module not loaded)", mt_tp_name(i));
+					 "or KVM module not loaded)",
+					 mt_tp_name(i));
 			else
 				snprintf(t->reason[i], sizeof(t->reason[i]),
 					 "%s has %d arguments, migtrace expects %d; "
-					 "try --attach=classic", mt_tp_name(i), nargs, d->nargs);
+					 "try --attach=classic",
+					 mt_tp_name(i), nargs, d->nargs);
 		}
 	}
 }
@@ -141,7 +144,8 @@ static void attach_all(struct mt_tracer *t)
 				classic_ready = mt_tracefs_ensure();
 				if (classic_ready == 1)
 					log_info("mounted tracefs on %s to attach classic "
-						 "tracepoints (unmounted again after)", MT_TRACEFS);
+						 "tracepoints (unmounted again after)",
+						 MT_TRACEFS);
 			}
 			if (classic_ready == 0 || classic_ready == 1)
 				link = bpf_program__attach_tracepoint(prog_at(t->skel, d->tp_off),
@@ -152,8 +156,9 @@ static void attach_all(struct mt_tracer *t)
 			continue;
 		}
 		if (!link) {
-			snprintf(t->reason[i], sizeof(t->reason[i]), "attaching %s as %s failed: %s",
-				 mt_tp_name(i), mt_attach_mode_name(t->mode[i]), strerror(errno));
+			snprintf(t->reason[i], sizeof(t->reason[i]),
+				 "attaching %s as %s failed: %s", mt_tp_name(i),
+				 mt_attach_mode_name(t->mode[i]), strerror(errno));
 			t->mode[i] = MT_ATTACH_NONE;
 			continue;
 		}

@@ -60,7 +60,7 @@ enum mt_attach_mode mt_tracer__mode(const struct mt_tracer *t, enum mt_tp tp);
 const char *mt_tracer__reason(const struct mt_tracer *t, enum mt_tp tp);
 void mt_counters__free(struct mt_counters *c);
 
-const char *mt_tp_name(enum mt_tp tp);     /* "kvm:kvm_dirty_ring_push" */
+const char *mt_tp_name(enum mt_tp tp);			/* "kvm:kvm_dirty_ring_push" */
 const char *mt_attach_mode_name(enum mt_attach_mode m); /* "raw_tp", "tracepoint", "none" */
 
 #endif
