@@ -43,8 +43,7 @@ static const struct tp_desc tps[MT_TP_MAX] = {
 struct mt_tracer {
 	struct migtrace_bpf *skel;
 	struct bpf_link *links[MT_TP_MAX];
-	enum mt_attach_mode mode[MT_TP_MAX];
-	char reason[MT_TP_MAX][160];
+	struct mt_attach_plan plan; /* chosen from BTF, then updated by attach failures */
 	int ncpus;
 	void *percpu_buf; /* ncpus values of the largest map value */
 };
@@ -81,9 +80,9 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
-/* Decide, from BTF alone, how each tracepoint can be attached. */
-static void choose_modes(struct mt_tracer *t, const struct mt_kfeat *k, enum mt_attach_pref pref)
+void mt_attach_plan(const struct mt_kfeat *k, enum mt_attach_pref pref, struct mt_attach_plan *plan)
 {
+	memset(plan, 0, sizeof(*plan));
 	for (int i = 0; i < MT_TP_MAX; i++) {
 		const struct tp_desc *d = &tps[i];
 		char raw_struct[96];
@@ -91,18 +90,18 @@ static void choose_modes(struct mt_tracer *t, const struct mt_kfeat *k, enum mt_
 
 		snprintf(raw_struct, sizeof(raw_struct), "trace_event_raw_%s", d->name);
 		if (pref != MT_PREF_CLASSIC && nargs == d->nargs) {
-			t->mode[i] = MT_ATTACH_RAW_TP;
+			plan->mode[i] = MT_ATTACH_RAW_TP;
 		} else if (pref != MT_PREF_RAW && mt_kfeat__has_struct(k, raw_struct)) {
-			t->mode[i] = MT_ATTACH_TP;
+			plan->mode[i] = MT_ATTACH_TP;
 		} else {
-			t->mode[i] = MT_ATTACH_NONE;
+			plan->mode[i] = MT_ATTACH_NONE;
 			if (nargs == -ENOENT)
-				snprintf(t->reason[i], sizeof(t->reason[i]),
+				snprintf(plan->reason[i], sizeof(plan->reason[i]),
 					 "%s not in kernel BTF (kernel without this tracepoint, "
 					 "or KVM module not loaded)",
 					 mt_tp_name(i));
 			else
-				snprintf(t->reason[i], sizeof(t->reason[i]),
+				snprintf(plan->reason[i], sizeof(plan->reason[i]),
 					 "%s has %d arguments, migtrace expects %d; "
 					 "try --attach=classic",
 					 mt_tp_name(i), nargs, d->nargs);
@@ -117,8 +116,9 @@ static int configure(struct mt_tracer *t, const struct mt_kfeat *k)
 
 	for (int i = 0; i < MT_TP_MAX; i++) {
 		bpf_program__set_autoload(prog_at(skel, tps[i].raw_off),
-					  t->mode[i] == MT_ATTACH_RAW_TP);
-		bpf_program__set_autoload(prog_at(skel, tps[i].tp_off), t->mode[i] == MT_ATTACH_TP);
+					  t->plan.mode[i] == MT_ATTACH_RAW_TP);
+		bpf_program__set_autoload(prog_at(skel, tps[i].tp_off),
+					  t->plan.mode[i] == MT_ATTACH_TP);
 	}
 	if (!mt_kfeat__enum_value(k, "RET_PF_FIXED", &v))
 		skel->rodata->ret_pf_fixed = (int)v;
@@ -135,10 +135,10 @@ static void attach_all(struct mt_tracer *t)
 		const struct tp_desc *d = &tps[i];
 		struct bpf_link *link = NULL;
 
-		if (t->mode[i] == MT_ATTACH_RAW_TP) {
+		if (t->plan.mode[i] == MT_ATTACH_RAW_TP) {
 			link = bpf_program__attach_raw_tracepoint(prog_at(t->skel, d->raw_off),
 								  d->name);
-		} else if (t->mode[i] == MT_ATTACH_TP) {
+		} else if (t->plan.mode[i] == MT_ATTACH_TP) {
 			/* Classic tracepoints are found by id through tracefs. */
 			if (classic_ready == 2) {
 				classic_ready = mt_tracefs_ensure();
@@ -156,10 +156,10 @@ static void attach_all(struct mt_tracer *t)
 			continue;
 		}
 		if (!link) {
-			snprintf(t->reason[i], sizeof(t->reason[i]),
+			snprintf(t->plan.reason[i], sizeof(t->plan.reason[i]),
 				 "attaching %s as %s failed: %s", mt_tp_name(i),
-				 mt_attach_mode_name(t->mode[i]), strerror(errno));
-			t->mode[i] = MT_ATTACH_NONE;
+				 mt_attach_mode_name(t->plan.mode[i]), strerror(errno));
+			t->plan.mode[i] = MT_ATTACH_NONE;
 			continue;
 		}
 		t->links[i] = link;
@@ -193,7 +193,7 @@ struct mt_tracer *mt_tracer__new(const struct mt_tracer_options *opts, const cha
 			   "with CONFIG_DEBUG_INFO_BTF=y is required";
 		goto cleanup;
 	}
-	choose_modes(t, &k, opts->pref);
+	mt_attach_plan(&k, opts->pref, &t->plan);
 	t->ncpus = libbpf_num_possible_cpus();
 	t->skel = migtrace_bpf__open();
 	if (!t->skel || t->ncpus <= 0) {
@@ -209,7 +209,7 @@ struct mt_tracer *mt_tracer__new(const struct mt_tracer_options *opts, const cha
 	}
 	attach_all(t);
 	for (int i = 0; i < MT_TP_MAX; i++)
-		n += t->mode[i] != MT_ATTACH_NONE;
+		n += t->plan.mode[i] != MT_ATTACH_NONE;
 	if (!n) {
 		err = -ENOENT;
 		*ret_msg = "no KVM tracepoint could be attached (is KVM available? see "
@@ -243,14 +243,14 @@ void mt_tracer__free(struct mt_tracer *t)
 
 enum mt_attach_mode mt_tracer__mode(const struct mt_tracer *t, enum mt_tp tp)
 {
-	return tp < MT_TP_MAX ? t->mode[tp] : MT_ATTACH_NONE;
+	return tp < MT_TP_MAX ? t->plan.mode[tp] : MT_ATTACH_NONE;
 }
 
 const char *mt_tracer__reason(const struct mt_tracer *t, enum mt_tp tp)
 {
-	if (tp >= MT_TP_MAX || t->mode[tp] != MT_ATTACH_NONE)
+	if (tp >= MT_TP_MAX || t->plan.mode[tp] != MT_ATTACH_NONE)
 		return NULL;
-	return t->reason[tp][0] ? t->reason[tp] : "not attached";
+	return t->plan.reason[tp][0] ? t->plan.reason[tp] : "not attached";
 }
 
 static void sum_vcpu(const struct mt_vcpu_stats *pc, int ncpus, struct mt_vcpu_stats *out)

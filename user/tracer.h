@@ -47,6 +47,17 @@ struct mt_counters {
 };
 
 struct mt_tracer;
+struct mt_kfeat;
+
+/* How each tracepoint will be attached, and why not where it will not. */
+struct mt_attach_plan {
+	enum mt_attach_mode mode[MT_TP_MAX];
+	char reason[MT_TP_MAX][160];
+};
+
+/* Decide from BTF alone (before any load) how each tracepoint can be attached. */
+void mt_attach_plan(const struct mt_kfeat *k, enum mt_attach_pref pref,
+		    struct mt_attach_plan *plan);
 
 /* Probe, open, load and attach. NULL + errno when nothing could be attached;
  * *ret_msg (static) then says what to do. */
