@@ -2,6 +2,7 @@
 /* migtrace: see why a live migration converges, or does not. */
 #include <stdio.h>
 #include <string.h>
+#include "check.h"
 #include "daemon.h"
 #include "log.h"
 #include "options.h"
@@ -35,6 +36,8 @@ static int cmd_help(int argc, char **argv);
 
 static const struct cmd cmds[] = {
 	{ "serve", cmd_serve, "trace KVM dirty logging + QMP, serve metrics on a Unix socket" },
+	{ "check", mt_check_main,
+	  "report what migtrace can use on this machine (BTF, tracepoints, privileges, KVM)" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, "this list; `migtrace COMMAND --help` for a command's options" },
 };
