@@ -25,7 +25,7 @@ CFLAGS    ?= -O2 -g
 WARN      := -Wall -Wextra -Wno-unused-parameter -Wmissing-prototypes -Wshadow -Wformat=2
 CPPFLAGS  += -Iinclude -Iuser -I$(BUILD)/bpf $(shell pkg-config --cflags $(PKGS)) \
 	     -DMIGTRACE_VERSION='"$(VERSION)"' -D_GNU_SOURCE
-LDLIBS    += $(shell pkg-config --libs $(PKGS)) -lz
+LDLIBS    += $(shell pkg-config --libs $(PKGS)) -lz -lm
 ifeq ($(SAN),1)
 CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer
 LDFLAGS   += -fsanitize=address,undefined

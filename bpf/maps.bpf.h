@@ -8,6 +8,10 @@
 #include <bpf/bpf_core_read.h>
 #include "migtrace.h"
 
+/* Set by user space before load. */
+const volatile int track_all = 1; /* 0: only processes in vm_slots are counted */
+const volatile int detail_on = 1; /* 0: counters only (no passes, curves, page tags) */
+
 /* Sized by user space before load (bpf_map__set_max_entries). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -29,6 +33,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct mt_global_stats);
 } global_stats SEC(".maps");
+
+/* tgid -> detail slot, owned by user space; also the tracked-process filter. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MT_MAX_DETAIL_VMS);
+	__type(key, __u32);
+	__type(value, struct mt_vm_slot);
+} vm_slots SEC(".maps");
 
 static __always_inline void count_overflow(void)
 {
@@ -57,27 +69,49 @@ static __always_inline void *lookup_or_init(void *map, const void *key, const vo
 	return v;
 }
 
+/* Detail slot of a tgid + 1, or 0 (no slot: basic counting only). */
+static __always_inline __u32 slot1_of(__u32 tgid)
+{
+	struct mt_vm_slot *s = bpf_map_lookup_elem(&vm_slots, &tgid);
+
+	return s && s->slot < MT_MAX_DETAIL_VMS ? s->slot + 1 : 0;
+}
+
 static __always_inline struct mt_vcpu_stats *vcpu_stats_get(__s32 vcpu)
 {
 	static const struct mt_vcpu_stats zero;
 	__u64 id = bpf_get_current_pid_tgid();
 	struct mt_vcpu_key key = { .tgid = id >> 32, .vcpu = (__u32)vcpu };
-	struct mt_vcpu_stats *s = lookup_or_init(&vcpu_stats, &key, &zero);
+	struct mt_vcpu_stats *s = bpf_map_lookup_elem(&vcpu_stats, &key);
 
-	if (!s)
-		return NULL;
+	if (!s) {
+		/* Untracked processes leave here: one hash lookup, nothing created. */
+		if (!track_all && !slot1_of(key.tgid))
+			return NULL;
+		s = lookup_or_init(&vcpu_stats, &key, &zero);
+		if (!s)
+			return NULL;
+	}
 	/* Remember the vCPU thread: user space joins it with QMP's thread-id. */
 	if (s->tid != (__u32)id)
 		s->tid = (__u32)id;
+	/*
+	 * A slot given after this row was created: look again, but only on every
+	 * 64th event, so rows of processes without a slot do not pay a hash
+	 * lookup per event.
+	 */
+	if (detail_on && !s->vm_slot1 && !(s->checks++ & 63))
+		s->vm_slot1 = slot1_of(key.tgid);
 	s->last_event_ns = bpf_ktime_get_ns();
 	return s;
 }
 
-static __always_inline struct mt_proc_stats *proc_stats_get(void)
+static __always_inline struct mt_proc_stats *proc_stats_get(__u32 tgid)
 {
 	static const struct mt_proc_stats zero;
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
+	if (!track_all && !slot1_of(tgid))
+		return NULL;
 	return lookup_or_init(&proc_stats, &tgid, &zero);
 }
 

@@ -33,13 +33,73 @@ struct mt_vcpu_stats {
 	__u64 pml_full;		/* kvm_pml_full: one per ~512 logged pages (an estimate) */
 	__u64 last_event_ns;	/* bpf_ktime_get_ns() of the newest event on this CPU */
 	__u32 tid;		/* vCPU thread seen last: the exact join with QMP thread-id */
-	__u32 pad;
+	__u32 vm_slot1;		/* BPF's cache: detail slot of this process + 1 (0: none) */
+	__u64 checks;		/* BPF's: slot look-ups are retried every 64th event */
 };
+
+/*
+ * Harvest points: where QEMU collects dirty pages and KVM re-protects them.
+ * A burst of them closer than MT_PASS_GAP_NS ends one pass and starts the next.
+ */
+enum mt_harvest_kind {
+	MT_HARVEST_RING_RESET,	    /* kvm:kvm_dirty_ring_reset, one per vCPU ring */
+	MT_HARVEST_RESET_RINGS,	    /* ioctl KVM_RESET_DIRTY_RINGS */
+	MT_HARVEST_GET_DIRTY_LOG,   /* ioctl KVM_GET_DIRTY_LOG (bitmap mode) */
+	MT_HARVEST_CLEAR_DIRTY_LOG, /* ioctl KVM_CLEAR_DIRTY_LOG (manual protect) */
+	MT_HARVEST_MAX,
+};
+
+#define MT_PASS_GAP_NS 1000000ULL
 
 /* Per QEMU process counters, one copy per CPU. */
 struct mt_proc_stats {
-	__u64 ring_resets;   /* kvm_dirty_ring_reset: one per vCPU ring harvested */
-	__u64 last_reset_ns; /* time of the newest harvest seen on this CPU */
+	__u64 ring_resets;		/* kvm_dirty_ring_reset: one per vCPU ring harvested */
+	__u64 last_reset_ns;		/* newest harvest of any kind seen on this CPU */
+	__u64 harvests[MT_HARVEST_MAX]; /* harvest events by kind */
+	__u64 harvest_time_ns[MT_HARVEST_MAX]; /* time spent in the harvest ioctls */
+};
+
+/*
+ * Detail accounting (re-dirty curve, distinct pages, passes) for up to
+ * MT_MAX_DETAIL_VMS processes, each given a slot by user space
+ * (vm_slots: tgid -> slot). Processes without a slot are still counted above.
+ */
+#define MT_MAX_DETAIL_VMS      16
+#define MT_NR_BUCKETS	       8192	     /* 1 ms buckets after a harvest: 8.192 s ... */
+#define MT_BUCKET_OVERFLOW     MT_NR_BUCKETS /* ... and one for everything later */
+#define MT_BUCKETS_PER_VM      (MT_NR_BUCKETS + 1)
+#define MT_PASS_RING	       64 /* newest passes kept per VM */
+#define MT_DEFAULT_SKETCH_BITS 16 /* 2^16 page tags per VM (see docs/ARCHITECTURE.md) */
+#define MT_MAX_SKETCH_BITS     22
+
+struct mt_vm_slot {
+	__u32 slot;
+	__u32 pad;
+};
+
+/* Shared (not per-CPU): written at harvests, read by every event. */
+struct mt_vm_state {
+	__u32 tgid;	       /* owner of the slot, 0 = free */
+	__u32 pass_seq;	       /* current pass; 0 = before the first harvest */
+	__u64 pass_start_ns;   /* harvest that opened the current pass */
+	__u64 last_harvest_ns; /* newest harvest event */
+};
+
+/* This CPU's share of a pass; flushed into the pass record when the CPU sees a newer pass. */
+struct mt_pass_acc {
+	__u32 seq;
+	__u32 pad;
+	__u64 events;	/* dirty events */
+	__u64 distinct; /* pages first dirtied in this pass (page tags) */
+	__u64 first;	/* ... of which never dirtied before since tracking began */
+};
+
+/* One pass of a VM, in a ring of MT_PASS_RING per VM (shared). */
+struct mt_pass_rec {
+	__u32 seq;
+	__u32 pad;
+	__u64 start_ns, end_ns;	       /* end_ns 0 while the pass is open */
+	__u64 events, distinct, first; /* flushed CPU shares; add the CPUs' mt_pass_acc of seq */
 };
 
 /* Global counters (an array of one, per CPU). */

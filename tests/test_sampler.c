@@ -72,7 +72,7 @@ static void test_join(void **state)
 	assert_int_equal(v.vms[0].nvcpus, 3);
 	assert_int_equal(v.vms[0].tot.dirty_pushes, 405);
 	assert_int_equal(v.vms[0].ring_resets, 7);
-	assert_float_equal(v.vms[0].dirty_rate_bps, 0, 0);
+	assert_float_equal(v.vms[0].rate_bps[MT_SRC_DIRTY_RING], 0, 0);
 	/* cpu-index from the thread id; unknown thread keeps -1 */
 	assert_int_equal(v.vcpus[v.vms[0].first_vcpu + 0].cpu_index, 0);
 	assert_int_equal(v.vcpus[v.vms[0].first_vcpu + 1].cpu_index, 1);
@@ -89,10 +89,11 @@ static void test_join(void **state)
 	set_row(&c, 3, 1000, 2, 1003, 5);
 	c.now_ns = 1010000000ULL;
 	assert_int_equal(mt_sampler__step(s, &c, &src, 1, &v), 0);
-	assert_float_equal(v.vcpus[v.vms[0].first_vcpu].dirty_rate_bps, 50 * 100 * 4096.0, 1e-6);
-	assert_float_equal(v.vcpus[v.vms[0].first_vcpu + 1].dirty_rate_bps, 0, 0);
-	assert_float_equal(v.vms[0].dirty_rate_bps, 50 * 100 * 4096.0, 1e-6);
-	assert_float_equal(v.vms[1].dirty_rate_bps, 100 * 4096.0, 1e-6);
+	assert_float_equal(v.vcpus[v.vms[0].first_vcpu].rate_bps[MT_SRC_DIRTY_RING],
+			   50 * 100 * 4096.0, 1e-6);
+	assert_float_equal(v.vcpus[v.vms[0].first_vcpu + 1].rate_bps[MT_SRC_DIRTY_RING], 0, 0);
+	assert_float_equal(v.vms[0].rate_bps[MT_SRC_DIRTY_RING], 50 * 100 * 4096.0, 1e-6);
+	assert_float_equal(v.vms[1].rate_bps[MT_SRC_DIRTY_RING], 100 * 4096.0, 1e-6);
 	assert_int_equal(v.steps, 2);
 
 	mt_view__free(&v);
@@ -133,7 +134,7 @@ static void test_unnamed_page_size(void **state)
 	c.now_ns = 1000 + 1000000000ULL;
 	assert_int_equal(mt_sampler__step(s, &c, &src, 1, &v), 0);
 	assert_string_equal(v.vms[0].vm, "3000");
-	assert_float_equal(v.vms[0].dirty_rate_bps, 2 * 65536.0, 1e-6);
+	assert_float_equal(v.vms[0].rate_bps[MT_SRC_DIRTY_RING], 2 * 65536.0, 1e-6);
 	mt_view__free(&v);
 	mt_sampler__free(s);
 }

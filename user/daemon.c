@@ -17,6 +17,7 @@
 #include "log.h"
 #include "loop.h"
 #include "openmetrics.h"
+#include "passes.h"
 #include "qmp.h"
 #include "sampler.h"
 #include "tracer.h"
@@ -35,10 +36,13 @@ struct mt_daemon {
 	int nqmp;
 	struct mt_counters counters;
 	struct mt_view view;
+	struct mt_hists hists;
+	uint64_t last_scan_ns;
 	struct om_writer *om;
 	struct mt_http *http;
 	int sample_fd, qmp_fd, house_fd, sig_fd;
 	uint64_t start_ns, last_gc_ns;
+	int slots_full_logged;
 };
 
 static void refresh_srcs(struct mt_daemon *d)
@@ -54,6 +58,37 @@ static void refresh_srcs(struct mt_daemon *d)
 		};
 		d->qstats[i] = qmp_client__stats(d->qmp[i]);
 	}
+}
+
+#define WINDOW_SCAN_NS 250000000ULL /* sliding-window working sets: a tag scan per 250 ms */
+
+/* Give VMs detail slots (all KVM processes, or only --qmp ones) and read their passes. */
+static void update_detail(struct mt_daemon *d)
+{
+	uint64_t now = d->view.now_ns;
+	int scan = now - d->last_scan_ns >= WINDOW_SCAN_NS;
+
+	for (int i = 0; i < d->view.nvms; i++) {
+		const struct mt_vm_view *vm = &d->view.vms[i];
+		const struct qmp_snapshot *snap = vm->src >= 0 ? d->srcs[vm->src].snap : NULL;
+		int slot;
+
+		if (vm->pid <= 0 || (d->opts->track == MT_TRACK_QMP && vm->src < 0))
+			continue;
+		slot = mt_tracer__track(d->tracer, vm->pid);
+		if (slot == -ENOSPC && !d->slots_full_logged) {
+			log_warn("more than %d VMs: pid %d and later ones get counters but no "
+				 "passes, curves or working sets",
+				 MT_MAX_DETAIL_VMS, vm->pid);
+			d->slots_full_logged = 1;
+		}
+		if (slot >= 0 &&
+		    mt_hists__update(&d->hists, d->tracer, vm->pid, slot,
+				     snap && snap->mig_ns ? &snap->mig : NULL, now, scan))
+			log_warn("out of memory for the pass history of pid %d", vm->pid);
+	}
+	if (scan)
+		d->last_scan_ns = now;
 }
 
 static void on_sample(struct mt_loop *loop, int fd, uint32_t events, void *data)
@@ -72,6 +107,8 @@ static void on_sample(struct mt_loop *loop, int fd, uint32_t events, void *data)
 			       &d->view);
 	if (err)
 		log_warn("sampling step failed: %s", strerror(-err));
+	else if (d->tracer && !d->opts->no_detail)
+		update_detail(d);
 }
 
 static void on_qmp_tick(struct mt_loop *loop, int fd, uint32_t events, void *data)
@@ -93,6 +130,7 @@ static void on_housekeeping(struct mt_loop *loop, int fd, uint32_t events, void 
 	if (d->tracer && now - d->last_gc_ns >= GC_EVERY_NS) {
 		d->last_gc_ns = now;
 		mt_tracer__gc(d->tracer);
+		mt_hists__prune(&d->hists, d->tracer);
 	}
 	if (d->opts->duration_ns && now - d->start_ns >= d->opts->duration_ns) {
 		log_info("--duration reached, exiting");
@@ -123,6 +161,7 @@ static int render(struct mt_daemon *d, enum om_format fmt, struct mt_http_respon
 		.qmp_stats = d->qstats,
 		.nsrcs = d->nqmp,
 		.tracer = d->tracer,
+		.hists = &d->hists,
 		.interval_ns = d->opts->interval_ns,
 		.mono_to_wall_ns = mono_to_wall(),
 	};
@@ -184,7 +223,11 @@ static int qmp_path_hopeless(const char *path)
 
 static int start_tracer(struct mt_daemon *d)
 {
-	struct mt_tracer_options to = { .pref = d->opts->attach, .verbose = d->opts->verbose };
+	struct mt_tracer_options to = { .pref = d->opts->attach,
+					.track = d->opts->track,
+					.sketch_bits = d->opts->sketch_bits,
+					.no_detail = d->opts->no_detail,
+					.verbose = d->opts->verbose };
 	const char *msg;
 
 	if (d->opts->no_bpf)
@@ -294,6 +337,7 @@ static void daemon_free(struct mt_daemon *d)
 	mt_sampler__free(d->sampler);
 	mt_counters__free(&d->counters);
 	mt_view__free(&d->view);
+	mt_hists__free(&d->hists);
 	om_writer__free(d->om);
 	for (int *fd = &d->sample_fd; fd <= &d->sig_fd; fd++)
 		if (*fd >= 0)

@@ -85,27 +85,70 @@ static int vm_families(struct om_writer *w, const struct mt_export_ctx *c)
 	return 0;
 }
 
-/* The in-kernel dirty counters and rates, per VM and per vCPU. */
+#define TRACKING_GRACE_NS 2000000000ULL
+
+/*
+ * KVM logs dirty pages only while dirty logging is on: during a migration
+ * (QMP says so) or a calc-dirty-rate window (dirty events or harvests were
+ * seen lately). Outside it a rate of 0 would be a claim nobody measured.
+ */
+int mt_dirty_tracking_active(const struct mt_export_ctx *c, const struct mt_vm_view *vm)
+{
+	const struct mt_vm_src *s = src_of(c, vm);
+	uint64_t last = vm->tot.last_event_ns > vm->last_reset_ns ? vm->tot.last_event_ns
+								  : vm->last_reset_ns;
+
+	if (s && s->snap && s->snap->mig_ns && mt_migration_active(s->snap->mig.status))
+		return 1;
+	return last && c->view->now_ns - last < TRACKING_GRACE_NS;
+}
+
+static int has_source(const struct mt_vm_view *vm, int src)
+{
+	return vm->seen_by_bpf && (src == MT_SRC_DIRTY_RING || mt_source_events(&vm->tot, src));
+}
+
+/* The in-kernel dirty counters and rates per VM, one series per dirty source. */
 static int dirty_families(struct om_writer *w, const struct mt_export_ctx *c)
 {
 	const struct mt_view *v = c->view;
 
-	TRY(om_family(w, "migtrace_dirty_pages", OM_COUNTER, NULL,
-		      "Pages reported dirty by KVM, counted in the kernel (dirty ring: one per "
-		      "entry pushed; on emulated guests one per guest write)"));
+	TRY(om_family(
+		w, "migtrace_dirty_tracking_active", OM_GAUGE, NULL,
+		"1 while KVM logs dirty pages for the VM (a migration, or dirty events seen in "
+		"the last 2 s); 0: no dirty source can fire, rates are not reported"));
 	for (int i = 0; i < v->nvms; i++) {
-		struct om_label l[2] = { { "vm", v->vms[i].vm }, { "source", src_dirty_ring } };
+		struct om_label l = { "vm", v->vms[i].vm };
 
-		if (v->vms[i].seen_by_bpf)
-			TRY(om_sample_u64(w, l, 2, v->vms[i].tot.dirty_pushes, 0));
+		TRY(om_sample(w, &l, 1, mt_dirty_tracking_active(c, &v->vms[i]), 0));
+	}
+	TRY(om_family(w, "migtrace_dirty_pages", OM_COUNTER, NULL,
+		      "Pages reported dirty by KVM, counted in the kernel per source (dirty_ring: "
+		      "one per entry pushed, on emulated guests one per write; write_fault: write "
+		      "faults; pml_estimate: 512 per PML-full exit)"));
+	for (int i = 0; i < v->nvms; i++) {
+		for (int src = 0; src < MT_SRC_MAX; src++) {
+			struct om_label l[2] = { { "vm", v->vms[i].vm },
+						 { "source", mt_source_name(src) } };
+
+			if (has_source(&v->vms[i], src))
+				TRY(om_sample_u64(w, l, 2,
+						  mt_source_events(&v->vms[i].tot, src) *
+							  mt_source_pages(src),
+						  0));
+		}
 	}
 	TRY(om_family(w, "migtrace_dirty_rate_bytes_per_second", OM_GAUGE, "bytes_per_second",
-		      "Dirty rate measured in the kernel over the last sampling interval"));
+		      "Dirty rate measured in the kernel over the last sampling interval (absent "
+		      "while dirty tracking is off)"));
 	for (int i = 0; i < v->nvms; i++) {
-		struct om_label l[2] = { { "vm", v->vms[i].vm }, { "source", src_dirty_ring } };
+		for (int src = 0; src < MT_SRC_MAX; src++) {
+			struct om_label l[2] = { { "vm", v->vms[i].vm },
+						 { "source", mt_source_name(src) } };
 
-		if (v->vms[i].seen_by_bpf)
-			TRY(om_sample(w, l, 2, v->vms[i].dirty_rate_bps, 0));
+			if (has_source(&v->vms[i], src) && mt_dirty_tracking_active(c, &v->vms[i]))
+				TRY(om_sample(w, l, 2, v->vms[i].rate_bps[src], 0));
+		}
 	}
 	TRY(om_family(w, "migtrace_dirty_ring_resets", OM_COUNTER, NULL,
 		      "Dirty-ring harvests (kvm_dirty_ring_reset, one per vCPU ring reset)"));
@@ -169,7 +212,7 @@ static int vcpu_sample(struct om_writer *w, const struct vcpu_family *f, const c
 	else if (f->extra_name)
 		l[n++] = (struct om_label){ f->extra_name, f->extra_value };
 	if (f->off == SIZE_MAX)
-		return om_sample(w, l, n, vc->dirty_rate_bps, 0);
+		return om_sample(w, l, n, vc->rate_bps[MT_SRC_DIRTY_RING], 0);
 	return om_sample_u64(w, l, n, *(const __u64 *)((const char *)&vc->tot + f->off), 0);
 }
 
@@ -199,5 +242,6 @@ int mt_export(struct om_writer *w, const struct mt_export_ctx *c)
 	TRY(vm_families(w, c));
 	TRY(dirty_families(w, c));
 	TRY(vcpu_families(w, c));
+	TRY(mt_export_detail(w, c));
 	return mt_export_migration(w, c);
 }

@@ -76,7 +76,7 @@ static const struct qmp_snapshot *snap_of(const struct mt_export_ctx *c,
 	return c->srcs[vm->src].snap->mig_ns ? c->srcs[vm->src].snap : NULL;
 }
 
-static int is_active(const char *status)
+int mt_migration_active(const char *status)
 {
 	static const char *const active[] = {
 		"setup",	   "active",	      "pre-switchover",	  "device",
@@ -112,7 +112,7 @@ static int status_families(struct om_writer *w, const struct mt_export_ctx *c)
 		struct om_label l = { "vm", v->vms[i].vm };
 
 		if (s)
-			TRY(om_sample(w, &l, 1, is_active(s->mig.status), 0));
+			TRY(om_sample(w, &l, 1, mt_migration_active(s->mig.status), 0));
 	}
 	TRY(om_family(w, "migtrace_vm_running", OM_GAUGE, NULL,
 		      "1 when query-status says running"));

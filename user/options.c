@@ -15,6 +15,9 @@ enum {
 	OPT_ATTACH,
 	OPT_NO_BPF,
 	OPT_DURATION,
+	OPT_TRACK,
+	OPT_PAGE_TAGS,
+	OPT_NO_DETAIL,
 };
 
 static const char serve_doc[] =
@@ -44,6 +47,14 @@ static const struct argp_option serve_options[] = {
 	{ "attach", OPT_ATTACH, "auto|raw|classic", 0,
 	  "Tracepoint attach mode (default auto: raw_tp, else classic)", 0 },
 	{ "no-bpf", OPT_NO_BPF, NULL, 0, "Do not load BPF programs (QMP data only)", 0 },
+	{ "no-detail", OPT_NO_DETAIL, NULL, 0,
+	  "Counters and rates only: no passes, re-dirty curves or distinct pages (cheaper)", 0 },
+	{ "track", OPT_TRACK, "all|qmp", 0,
+	  "Processes BPF counts: every KVM process (default) or only the --qmp ones", 0 },
+	{ "page-tags", OPT_PAGE_TAGS, "N", 0,
+	  "Page tags per VM for distinct-page counting, a power of two 1024..4194304 "
+	  "(default 65536; 8 bytes each)",
+	  0 },
 	{ "duration", OPT_DURATION, "DURATION", 0,
 	  "Exit after this long (default: run until signalled)", 0 },
 	{ "verbose", 'v', NULL, 0, "Debug output, including libbpf's", 0 },
@@ -126,6 +137,39 @@ static error_t parse_attach(struct argp_state *state, const char *arg, struct mt
 	return EINVAL;
 }
 
+static error_t parse_track(struct argp_state *state, const char *arg, struct mt_options *o)
+{
+	if (!strcmp(arg, "all"))
+		o->track = MT_TRACK_ALL;
+	else if (!strcmp(arg, "qmp"))
+		o->track = MT_TRACK_QMP;
+	else {
+		argp_error(state, "invalid --track '%s' (all or qmp)", arg);
+		return EINVAL;
+	}
+	return 0;
+}
+
+int mt_parse_page_tags(const char *s, unsigned int *ret_bits)
+{
+	char *end;
+	unsigned long long v;
+	unsigned int bits = 0;
+
+	if (!s || !*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || *end || !v || (v & (v - 1)))
+		return -EINVAL;
+	while ((1ULL << bits) < v)
+		bits++;
+	if (bits < 10 || bits > MT_MAX_SKETCH_BITS)
+		return -ERANGE;
+	*ret_bits = bits;
+	return 0;
+}
+
 static error_t serve_parse(int key, char *arg, struct argp_state *state)
 {
 	struct mt_options *o = state->input;
@@ -164,8 +208,20 @@ static error_t serve_parse(int key, char *arg, struct argp_state *state)
 					  &o->duration_ns);
 	case OPT_ATTACH:
 		return parse_attach(state, arg, o);
+	case OPT_TRACK:
+		return parse_track(state, arg, o);
+	case OPT_PAGE_TAGS:
+		if (mt_parse_page_tags(arg, &o->sketch_bits)) {
+			argp_error(state,
+				   "invalid --page-tags '%s' (a power of two, 1024..4194304)", arg);
+			return EINVAL;
+		}
+		return 0;
 	case OPT_NO_BPF:
 		o->no_bpf = 1;
+		return 0;
+	case OPT_NO_DETAIL:
+		o->no_detail = 1;
 		return 0;
 	case 'v':
 		o->verbose = 1;
@@ -189,6 +245,7 @@ int mt_options_parse(int argc, char **argv, unsigned int flags, struct mt_option
 		.interval_ns = 100000000ULL,
 		.qmp_interval_ns = 100000000ULL,
 		.qmp_timeout_ns = 1000000000ULL,
+		.sketch_bits = MT_DEFAULT_SKETCH_BITS,
 	};
 	if (argp_parse(&serve_argp, argc, argv, flags | ARGP_IN_ORDER, NULL, opts))
 		return -EINVAL;

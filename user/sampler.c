@@ -5,6 +5,33 @@
 #include <string.h>
 #include "sampler.h"
 
+const char *mt_source_name(enum mt_source s)
+{
+	static const char *const names[MT_SRC_MAX] = { "dirty_ring", "write_fault",
+						       "pml_estimate" };
+
+	return s < MT_SRC_MAX ? names[s] : "?";
+}
+
+unsigned int mt_source_pages(enum mt_source s)
+{
+	return s == MT_SRC_PML ? 512 : 1; /* a PML buffer holds 512 GPAs */
+}
+
+uint64_t mt_source_events(const struct mt_vcpu_stats *st, enum mt_source s)
+{
+	switch (s) {
+	case MT_SRC_DIRTY_RING:
+		return st->dirty_pushes;
+	case MT_SRC_WRITE_FAULT:
+		return st->faults_write;
+	case MT_SRC_PML:
+		return st->pml_full;
+	default:
+		return 0;
+	}
+}
+
 struct pid_cache {
 	const char *qmp_path;
 	uint64_t vcpus_ns; /* snapshot the pid was resolved from */
@@ -178,7 +205,6 @@ static int join_rows(struct mt_sampler *s, const struct mt_counters *cur, int *p
 		     const struct qmp_snapshot *snap, struct mt_vm_view *vm, struct mt_view *out)
 {
 	uint64_t dt_prev = s->prev_ns;
-	double pushes = 0;
 
 	vm->first_vcpu = out->nvcpus;
 	for (; *pos < cur->nvcpus && cur->vcpus[*pos].key.tgid == (uint32_t)vm->pid; (*pos)++) {
@@ -196,12 +222,15 @@ static int join_rows(struct mt_sampler *s, const struct mt_counters *cur, int *p
 			.tot = r->s,
 			.cpu_index = cpu_index_of(snap, r->s.tid),
 		};
-		pushes =
-			mt_rate(p ? p->s.dirty_pushes : 0, r->s.dirty_pushes, dt_prev, cur->now_ns);
 		/* Without a previous read there is no interval to divide by; a row
 		 * born since the previous read counted all of its events in it. */
-		v->dirty_rate_bps = dt_prev ? pushes * vm->page_size : 0;
-		vm->dirty_rate_bps += v->dirty_rate_bps;
+		for (int src = 0; src < MT_SRC_MAX && dt_prev; src++) {
+			double ev = mt_rate(p ? mt_source_events(&p->s, src) : 0,
+					    mt_source_events(&r->s, src), dt_prev, cur->now_ns);
+
+			v->rate_bps[src] = ev * mt_source_pages(src) * vm->page_size;
+			vm->rate_bps[src] += v->rate_bps[src];
+		}
 		add_stats(&vm->tot, &r->s);
 	}
 	vm->nvcpus = out->nvcpus - vm->first_vcpu;
@@ -214,6 +243,9 @@ static void join_proc(const struct mt_counters *cur, struct mt_vm_view *vm)
 	for (int i = 0; cur && i < cur->nprocs; i++) {
 		if (cur->procs[i].tgid == (uint32_t)vm->pid) {
 			vm->ring_resets = cur->procs[i].s.ring_resets;
+			memcpy(vm->harvests, cur->procs[i].s.harvests, sizeof(vm->harvests));
+			memcpy(vm->harvest_time_ns, cur->procs[i].s.harvest_time_ns,
+			       sizeof(vm->harvest_time_ns));
 			vm->last_reset_ns = cur->procs[i].s.last_reset_ns;
 			vm->seen_by_bpf = 1;
 		}
@@ -265,7 +297,8 @@ static int keep_prev(struct mt_sampler *s, const struct mt_counters *cur)
 {
 	if (grow((void **)&s->prev, &s->cap_prev, cur->nvcpus, sizeof(*s->prev)))
 		return -ENOMEM;
-	memcpy(s->prev, cur->vcpus, cur->nvcpus * sizeof(*s->prev));
+	if (cur->nvcpus)
+		memcpy(s->prev, cur->vcpus, cur->nvcpus * sizeof(*s->prev));
 	s->nprev = cur->nvcpus;
 	s->prev_ns = cur->now_ns;
 	return 0;
@@ -279,7 +312,8 @@ int mt_sampler__step(struct mt_sampler *s, struct mt_counters *cur, const struct
 
 	if (!cur)
 		cur = &none;
-	qsort(cur->vcpus, cur->nvcpus, sizeof(*cur->vcpus), row_cmp);
+	if (cur->nvcpus)
+		qsort(cur->vcpus, cur->nvcpus, sizeof(*cur->vcpus), row_cmp);
 	out->nvms = out->nvcpus = 0;
 	out->prev_ns = s->prev_ns;
 	out->now_ns = cur->now_ns;

@@ -14,6 +14,13 @@
 #define MT_VM_LABEL_MAX	     128
 #define MT_PAGE_SIZE_DEFAULT 4096
 
+/* Dirty sources, in order of precision. Each event stands for pages_per_event pages. */
+enum mt_source { MT_SRC_DIRTY_RING, MT_SRC_WRITE_FAULT, MT_SRC_PML, MT_SRC_MAX };
+
+const char *mt_source_name(enum mt_source s);	/* "dirty_ring", "write_fault", "pml_estimate" */
+unsigned int mt_source_pages(enum mt_source s); /* pages one event stands for (PML: 512) */
+uint64_t mt_source_events(const struct mt_vcpu_stats *st, enum mt_source s);
+
 /* One QEMU known through QMP (input of a step). */
 struct mt_vm_src {
 	const char *qmp_path;
@@ -27,7 +34,7 @@ struct mt_vcpu_view {
 	int cpu_index;		 /* QMP cpu-index, -1 when not joined */
 	uint32_t tid;
 	struct mt_vcpu_stats tot;
-	double dirty_rate_bps; /* bytes/s over the last interval */
+	double rate_bps[MT_SRC_MAX]; /* bytes/s over the last interval, per source */
 };
 
 struct mt_vm_view {
@@ -36,9 +43,10 @@ struct mt_vm_view {
 	int src;		  /* index into the step's srcs, -1 for a BPF-only process */
 	int first_vcpu, nvcpus;	  /* range in mt_view.vcpus */
 	struct mt_vcpu_stats tot; /* summed over vCPUs */
-	double dirty_rate_bps;
+	double rate_bps[MT_SRC_MAX];
 	uint64_t page_size;
 	uint64_t ring_resets, last_reset_ns;
+	uint64_t harvests[MT_HARVEST_MAX], harvest_time_ns[MT_HARVEST_MAX];
 	int seen_by_bpf; /* any BPF row for this VM */
 };
 

@@ -10,16 +10,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/kvm.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "kfeat.h"
 #include "log.h"
 #include "loop.h"
-#include "tracer.h"
-#include "migtrace.skel.h"
+#include "tracer_int.h"
 
 struct tp_desc {
-	const char *category, *name;
+	const char *category, *name, *full;
 	int nargs;		/* TP_PROTO arguments our raw_tp program expects */
 	size_t raw_off, tp_off; /* offsets of the programs in skel->progs */
 };
@@ -27,25 +29,21 @@ struct tp_desc {
 #define PROG_OFF(p) offsetof(struct migtrace_bpf, progs.p)
 
 static const struct tp_desc tps[MT_TP_MAX] = {
-	[MT_TP_DIRTY_RING_PUSH] = { "kvm", "kvm_dirty_ring_push", 3, PROG_OFF(raw_dirty_ring_push),
-				    PROG_OFF(tp_dirty_ring_push) },
-	[MT_TP_DIRTY_RING_RESET] = { "kvm", "kvm_dirty_ring_reset", 1,
+	[MT_TP_DIRTY_RING_PUSH] = { "kvm", "kvm_dirty_ring_push", "kvm:kvm_dirty_ring_push", 3,
+				    PROG_OFF(raw_dirty_ring_push), PROG_OFF(tp_dirty_ring_push) },
+	[MT_TP_DIRTY_RING_RESET] = { "kvm", "kvm_dirty_ring_reset", "kvm:kvm_dirty_ring_reset", 1,
 				     PROG_OFF(raw_dirty_ring_reset),
 				     PROG_OFF(tp_dirty_ring_reset) },
-	[MT_TP_PAGE_FAULT] = { "kvm", "kvm_page_fault", 3, PROG_OFF(raw_page_fault),
-			       PROG_OFF(tp_page_fault) },
-	[MT_TP_FAST_PAGE_FAULT] = { "kvmmmu", "fast_page_fault", 5, PROG_OFF(raw_fast_page_fault),
-				    PROG_OFF(tp_fast_page_fault) },
-	[MT_TP_PML_FULL] = { "kvm", "kvm_pml_full", 1, PROG_OFF(raw_pml_full),
+	[MT_TP_PAGE_FAULT] = { "kvm", "kvm_page_fault", "kvm:kvm_page_fault", 3,
+			       PROG_OFF(raw_page_fault), PROG_OFF(tp_page_fault) },
+	[MT_TP_FAST_PAGE_FAULT] = { "kvmmmu", "fast_page_fault", "kvmmmu:fast_page_fault", 5,
+				    PROG_OFF(raw_fast_page_fault), PROG_OFF(tp_fast_page_fault) },
+	[MT_TP_PML_FULL] = { "kvm", "kvm_pml_full", "kvm:kvm_pml_full", 1, PROG_OFF(raw_pml_full),
 			     PROG_OFF(tp_pml_full) },
-};
-
-struct mt_tracer {
-	struct migtrace_bpf *skel;
-	struct bpf_link *links[MT_TP_MAX];
-	struct mt_attach_plan plan; /* chosen from BTF, then updated by attach failures */
-	int ncpus;
-	void *percpu_buf; /* ncpus values of the largest map value */
+	[MT_TP_SYS_ENTER] = { "raw_syscalls", "sys_enter", "raw_syscalls:sys_enter", 2,
+			      PROG_OFF(raw_sys_enter), PROG_OFF(tp_sys_enter) },
+	[MT_TP_SYS_EXIT] = { "raw_syscalls", "sys_exit", "raw_syscalls:sys_exit", 2,
+			     PROG_OFF(raw_sys_exit), PROG_OFF(tp_sys_exit) },
 };
 
 static struct bpf_program *prog_at(struct migtrace_bpf *skel, size_t off)
@@ -55,12 +53,7 @@ static struct bpf_program *prog_at(struct migtrace_bpf *skel, size_t off)
 
 const char *mt_tp_name(enum mt_tp tp)
 {
-	static const char *const names[MT_TP_MAX] = {
-		"kvm:kvm_dirty_ring_push", "kvm:kvm_dirty_ring_reset", "kvm:kvm_page_fault",
-		"kvmmmu:fast_page_fault",  "kvm:kvm_pml_full",
-	};
-
-	return tp < MT_TP_MAX ? names[tp] : "?";
+	return tp < MT_TP_MAX ? tps[tp].full : "?";
 }
 
 const char *mt_attach_mode_name(enum mt_attach_mode m)
@@ -124,7 +117,13 @@ static int configure(struct mt_tracer *t, const struct mt_kfeat *k)
 		skel->rodata->ret_pf_fixed = (int)v;
 	if (!mt_kfeat__enum_value(k, "RET_PF_SPURIOUS", &v))
 		skel->rodata->ret_pf_spurious = (int)v;
-	return 0;
+	skel->rodata->track_all = t->track_all;
+	skel->rodata->detail_on = t->detail;
+	skel->rodata->nr_ioctl = __NR_ioctl;
+	skel->rodata->ioctl_cmds[MT_HARVEST_RESET_RINGS] = KVM_RESET_DIRTY_RINGS;
+	skel->rodata->ioctl_cmds[MT_HARVEST_GET_DIRTY_LOG] = KVM_GET_DIRTY_LOG;
+	skel->rodata->ioctl_cmds[MT_HARVEST_CLEAR_DIRTY_LOG] = KVM_CLEAR_DIRTY_LOG;
+	return mt_detail__configure(t);
 }
 
 static void attach_all(struct mt_tracer *t)
@@ -187,6 +186,10 @@ struct mt_tracer *mt_tracer__new(const struct mt_tracer_options *opts, const cha
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
+	t->stats_fd = -1;
+	t->track_all = opts->track != MT_TRACK_QMP;
+	t->detail = !opts->no_detail;
+	t->sketch_bits = opts->sketch_bits ? opts->sketch_bits : MT_DEFAULT_SKETCH_BITS;
 	err = mt_kfeat__load(&k);
 	if (err) {
 		*ret_msg = "cannot read kernel BTF (/sys/kernel/btf/vmlinux): a kernel built "
@@ -201,14 +204,25 @@ struct mt_tracer *mt_tracer__new(const struct mt_tracer_options *opts, const cha
 		*ret_msg = "opening the BPF object failed";
 		goto cleanup;
 	}
-	configure(t, &k);
-	err = migtrace_bpf__load(t->skel);
+	err = configure(t, &k);
+	if (!err)
+		err = migtrace_bpf__load(t->skel);
 	if (err) {
 		*ret_msg = load_failure_msg(err);
 		goto cleanup;
 	}
+	err = mt_detail__map(t);
+	if (err) {
+		*ret_msg = "mapping the BPF detail maps failed";
+		goto cleanup;
+	}
 	attach_all(t);
-	for (int i = 0; i < MT_TP_MAX; i++)
+	/* Kernel BPF stats (run_cnt, run_time_ns) stay on while this fd is open. */
+	t->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (t->stats_fd < 0)
+		log_debug("BPF run-time stats unavailable: %s", strerror(errno));
+	/* The harvest-ioctl programs alone measure nothing: count the KVM ones. */
+	for (int i = 0; i < MT_TP_SYS_ENTER; i++)
 		n += t->plan.mode[i] != MT_ATTACH_NONE;
 	if (!n) {
 		err = -ENOENT;
@@ -216,7 +230,9 @@ struct mt_tracer *mt_tracer__new(const struct mt_tracer_options *opts, const cha
 			   "`migtrace serve -v`)";
 		goto cleanup;
 	}
-	t->percpu_buf = calloc(t->ncpus, sizeof(struct mt_vcpu_stats));
+	t->percpu_buf = calloc(t->ncpus, sizeof(struct mt_vcpu_stats) > sizeof(struct mt_proc_stats)
+						 ? sizeof(struct mt_vcpu_stats)
+						 : sizeof(struct mt_proc_stats));
 	if (!t->percpu_buf) {
 		err = -ENOMEM;
 		goto cleanup;
@@ -236,9 +252,30 @@ void mt_tracer__free(struct mt_tracer *t)
 		return;
 	for (int i = 0; i < MT_TP_MAX; i++)
 		bpf_link__destroy(t->links[i]);
+	mt_detail__unmap(t);
+	if (t->stats_fd >= 0)
+		close(t->stats_fd);
 	migtrace_bpf__destroy(t->skel);
 	free(t->percpu_buf);
 	free(t);
+}
+
+int mt_tracer__prog_stats(const struct mt_tracer *t, enum mt_tp tp, uint64_t *ret_cnt,
+			  uint64_t *ret_ns)
+{
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info);
+	const struct bpf_program *p;
+
+	if (tp >= MT_TP_MAX || t->plan.mode[tp] == MT_ATTACH_NONE || t->stats_fd < 0)
+		return -ENOENT;
+	p = prog_at(t->skel,
+		    t->plan.mode[tp] == MT_ATTACH_RAW_TP ? tps[tp].raw_off : tps[tp].tp_off);
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len))
+		return -errno;
+	*ret_cnt = info.run_cnt;
+	*ret_ns = info.run_time_ns;
+	return 0;
 }
 
 enum mt_attach_mode mt_tracer__mode(const struct mt_tracer *t, enum mt_tp tp)
@@ -278,6 +315,10 @@ static void sum_proc(const struct mt_proc_stats *pc, int ncpus, struct mt_proc_s
 	memset(out, 0, sizeof(*out));
 	for (int c = 0; c < ncpus; c++) {
 		out->ring_resets += pc[c].ring_resets;
+		for (int k = 0; k < MT_HARVEST_MAX; k++) {
+			out->harvests[k] += pc[c].harvests[k];
+			out->harvest_time_ns[k] += pc[c].harvest_time_ns[k];
+		}
 		if (pc[c].last_reset_ns > out->last_reset_ns)
 			out->last_reset_ns = pc[c].last_reset_ns;
 	}
@@ -389,6 +430,9 @@ int mt_tracer__gc(struct mt_tracer *t)
 			prev = NULL; /* start over: the deleted key cannot anchor */
 		}
 	}
+	for (int slot = 0; slot < MT_MAX_DETAIL_VMS; slot++)
+		if (t->d.slot_tgid[slot] && !tgid_alive(t->d.slot_tgid[slot]))
+			mt_tracer__untrack(t, t->d.slot_tgid[slot]);
 	while (!bpf_map_get_next_key(pfd, tprev, &tnext)) {
 		tg = tnext;
 		tprev = &tg;

@@ -12,6 +12,8 @@ enum mt_tp {
 	MT_TP_PAGE_FAULT,
 	MT_TP_FAST_PAGE_FAULT,
 	MT_TP_PML_FULL,
+	MT_TP_SYS_ENTER, /* harvest ioctls (KVM_GET/CLEAR_DIRTY_LOG, KVM_RESET_DIRTY_RINGS) */
+	MT_TP_SYS_EXIT,
 	MT_TP_MAX,
 };
 
@@ -20,9 +22,15 @@ enum mt_attach_mode { MT_ATTACH_NONE, MT_ATTACH_RAW_TP, MT_ATTACH_TP, MT_ATTACH_
 /* What the user asked for: auto (raw_tp, else classic), or only one kind. */
 enum mt_attach_pref { MT_PREF_AUTO, MT_PREF_RAW, MT_PREF_CLASSIC, MT_PREF_MAX };
 
+/* Which processes BPF counts: every KVM process, or only those given a detail slot. */
+enum mt_track { MT_TRACK_ALL, MT_TRACK_QMP, MT_TRACK_MAX };
+
 struct mt_tracer_options {
 	enum mt_attach_pref pref;
-	int verbose; /* route libbpf debug output to the log */
+	enum mt_track track;
+	unsigned int sketch_bits; /* page tags per VM = 2^sketch_bits (0: default) */
+	int no_detail;		  /* counters only: no passes, curves, page tags */
+	int verbose;		  /* route libbpf debug output to the log */
 };
 
 /* One (tgid, vCPU) row: per-CPU values summed. */
@@ -70,6 +78,40 @@ enum mt_attach_mode mt_tracer__mode(const struct mt_tracer *t, enum mt_tp tp);
 /* Why tp is not attached (NULL if it is). */
 const char *mt_tracer__reason(const struct mt_tracer *t, enum mt_tp tp);
 void mt_counters__free(struct mt_counters *c);
+
+/* ---- detail accounting (tracer_detail.c) ---- */
+
+/* A pass: from one harvest to the next (start_ns/end_ns: CLOCK_MONOTONIC). */
+struct mt_pass {
+	uint32_t seq;
+	uint64_t start_ns, end_ns; /* end_ns 0: still open */
+	uint64_t events;	   /* dirty events in the pass */
+	uint64_t distinct;	   /* page tags newly claimed (raw; see mt_linear_count) */
+	uint64_t first;		   /* ... of which never dirtied before */
+};
+
+/* Give tgid a detail slot (idempotent). The slot, -ENOSPC when all are taken, or -errno. */
+int mt_tracer__track(struct mt_tracer *t, uint32_t tgid);
+void mt_tracer__untrack(struct mt_tracer *t, uint32_t tgid);
+int mt_tracer__slot(const struct mt_tracer *t, uint32_t tgid); /* -1: none */
+int mt_tracer__vm_state(const struct mt_tracer *t, int slot, struct mt_vm_state *out);
+/* Pass seq of a slot (open or closed), if the ring still holds it. 0 or -ENOENT. */
+int mt_tracer__pass(const struct mt_tracer *t, int slot, uint32_t seq, struct mt_pass *out);
+/*
+ * Take (read and clear) the re-dirty curve of the passes with this parity:
+ * events per 1 ms bucket after their harvest (MT_BUCKETS_PER_VM values).
+ */
+void mt_tracer__take_redirty(struct mt_tracer *t, int slot, uint32_t parity, uint64_t *out);
+/* Estimated distinct pages dirtied at or after since_ns (scans the page tags). */
+double mt_tracer__distinct_since(const struct mt_tracer *t, int slot, uint64_t since_ns);
+unsigned int mt_tracer__sketch_bits(const struct mt_tracer *t);
+/* Linear counting: distinct keys estimated from occupied slots of a 2^bits table. */
+double mt_linear_count(uint64_t occupied, unsigned int bits);
+
+/* Kernel run-time stats of the program attached to tp. 0, or -ENOENT (not attached,
+ * or stats unavailable). */
+int mt_tracer__prog_stats(const struct mt_tracer *t, enum mt_tp tp, uint64_t *ret_cnt,
+			  uint64_t *ret_ns);
 
 const char *mt_tp_name(enum mt_tp tp);			/* "kvm:kvm_dirty_ring_push" */
 const char *mt_attach_mode_name(enum mt_attach_mode m); /* "raw_tp", "tracepoint", "none" */

@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Detail accounting, user-space side: detail slots for processes, the mmapped
+ * detail maps, passes, the re-dirty curve, distinct pages, and the BPF
+ * programs' own cost (kernel run-time stats).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include "tracer_int.h"
+
+static struct bpf_map *detail_map(struct mt_tracer *t, int i)
+{
+	struct bpf_map *maps[5] = { t->skel->maps.vm_state, t->skel->maps.pass_acc,
+				    t->skel->maps.pass_ring, t->skel->maps.redirty,
+				    t->skel->maps.page_tags };
+
+	return maps[i];
+}
+
+static void **detail_ptr(struct mt_tracer *t, int i)
+{
+	void **ptrs[5] = { (void **)&t->d.vm_state, (void **)&t->d.pass_acc,
+			   (void **)&t->d.pass_ring, (void **)&t->d.redirty,
+			   (void **)&t->d.page_tags };
+
+	return ptrs[i];
+}
+
+int mt_detail__configure(struct mt_tracer *t)
+{
+	struct migtrace_bpf *skel = t->skel;
+	int err;
+
+	if (t->sketch_bits < 10 || t->sketch_bits > MT_MAX_SKETCH_BITS)
+		return -EINVAL;
+	skel->rodata->sketch_bits = t->sketch_bits;
+	skel->rodata->nr_cpus = t->ncpus;
+	err = bpf_map__set_max_entries(skel->maps.pass_acc, t->ncpus * MT_MAX_DETAIL_VMS);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.redirty, t->ncpus * MT_MAX_DETAIL_VMS *
+									   2 * MT_BUCKETS_PER_VM);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.page_tags,
+					       MT_MAX_DETAIL_VMS << t->sketch_bits);
+	return err;
+}
+
+int mt_detail__map(struct mt_tracer *t)
+{
+	for (int i = 0; i < 5; i++) {
+		struct bpf_map *m = detail_map(t, i);
+		size_t len = (size_t)bpf_map__value_size(m) * bpf_map__max_entries(m);
+		long page = sysconf(_SC_PAGESIZE);
+		void *p;
+
+		len = (len + page - 1) / page * page;
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(m), 0);
+		if (p == MAP_FAILED)
+			return -errno;
+		*detail_ptr(t, i) = p;
+		t->d.len[i] = len;
+	}
+	return 0;
+}
+
+void mt_detail__unmap(struct mt_tracer *t)
+{
+	for (int i = 0; i < 5; i++) {
+		void **p = detail_ptr(t, i);
+
+		if (*p)
+			munmap(*p, t->d.len[i]);
+		*p = NULL;
+	}
+}
+
+int mt_tracer__slot(const struct mt_tracer *t, uint32_t tgid)
+{
+	for (int s = 0; s < MT_MAX_DETAIL_VMS; s++)
+		if (t->d.slot_tgid[s] == tgid)
+			return s;
+	return -1;
+}
+
+/* Forget everything a slot held for a previous process. */
+static void clear_slot(struct mt_tracer *t, int slot)
+{
+	t->d.vm_state[slot] = (struct mt_vm_state){ 0 };
+	for (int c = 0; c < t->ncpus; c++) {
+		t->d.pass_acc[c * MT_MAX_DETAIL_VMS + slot] = (struct mt_pass_acc){ 0 };
+		memset(&t->d.redirty[((size_t)c * MT_MAX_DETAIL_VMS + slot) * 2 *
+				     MT_BUCKETS_PER_VM],
+		       0, 2 * MT_BUCKETS_PER_VM * sizeof(uint64_t));
+	}
+	memset(&t->d.pass_ring[slot * MT_PASS_RING], 0, MT_PASS_RING * sizeof(struct mt_pass_rec));
+	memset(&t->d.page_tags[(size_t)slot << t->sketch_bits], 0,
+	       sizeof(uint64_t) << t->sketch_bits);
+}
+
+int mt_tracer__track(struct mt_tracer *t, uint32_t tgid)
+{
+	struct mt_vm_slot v = { 0 };
+	int slot = mt_tracer__slot(t, tgid);
+
+	if (slot >= 0 || !tgid)
+		return slot;
+	slot = mt_tracer__slot(t, 0);
+	if (slot < 0)
+		return -ENOSPC;
+	clear_slot(t, slot);
+	t->d.vm_state[slot].tgid = tgid;
+	v.slot = slot;
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.vm_slots), &tgid, &v, BPF_ANY))
+		return -errno;
+	t->d.slot_tgid[slot] = tgid;
+	return slot;
+}
+
+void mt_tracer__untrack(struct mt_tracer *t, uint32_t tgid)
+{
+	int slot = mt_tracer__slot(t, tgid);
+
+	if (slot < 0 || !tgid)
+		return;
+	bpf_map_delete_elem(bpf_map__fd(t->skel->maps.vm_slots), &tgid);
+	t->d.slot_tgid[slot] = 0;
+}
+
+/* The per-CPU shares of pass seq not yet flushed into its record. */
+static void add_acc(const struct mt_tracer *t, int slot, uint32_t seq, struct mt_pass *p)
+{
+	for (int c = 0; c < t->ncpus; c++) {
+		const struct mt_pass_acc *a = &t->d.pass_acc[c * MT_MAX_DETAIL_VMS + slot];
+
+		if (a->seq == seq) {
+			p->events += a->events;
+			p->distinct += a->distinct;
+			p->first += a->first;
+		}
+	}
+}
+
+int mt_tracer__pass(const struct mt_tracer *t, int slot, uint32_t seq, struct mt_pass *out)
+{
+	const struct mt_pass_rec *r;
+
+	if (slot < 0 || slot >= MT_MAX_DETAIL_VMS)
+		return -EINVAL;
+	r = &t->d.pass_ring[slot * MT_PASS_RING + seq % MT_PASS_RING];
+	if (r->seq != seq)
+		return -ENOENT; /* overwritten: the ring holds the newest MT_PASS_RING passes */
+	*out = (struct mt_pass){ .seq = seq,
+				 .start_ns = r->start_ns,
+				 .end_ns = r->end_ns,
+				 .events = r->events,
+				 .distinct = r->distinct,
+				 .first = r->first };
+	add_acc(t, slot, seq, out);
+	return 0;
+}
+
+int mt_tracer__vm_state(const struct mt_tracer *t, int slot, struct mt_vm_state *out)
+{
+	if (slot < 0 || slot >= MT_MAX_DETAIL_VMS)
+		return -EINVAL;
+	*out = t->d.vm_state[slot];
+	return 0;
+}
+
+void mt_tracer__take_redirty(struct mt_tracer *t, int slot, uint32_t parity, uint64_t *out)
+{
+	memset(out, 0, MT_BUCKETS_PER_VM * sizeof(*out));
+	for (int c = 0; c < t->ncpus; c++) {
+		uint64_t *b =
+			&t->d.redirty[(((size_t)c * MT_MAX_DETAIL_VMS + slot) * 2 + (parity & 1)) *
+				      MT_BUCKETS_PER_VM];
+
+		for (int i = 0; i < MT_BUCKETS_PER_VM; i++) {
+			out[i] += b[i];
+			b[i] = 0; /* ready for pass seq + 2 */
+		}
+	}
+}
+
+double mt_linear_count(uint64_t occupied, unsigned int bits)
+{
+	double m = (double)(1ULL << bits);
+
+	if (occupied >= (1ULL << bits))
+		occupied = (1ULL << bits) - 1; /* saturated: the estimate is a floor */
+	return -m * log1p(-(double)occupied / m);
+}
+
+double mt_tracer__distinct_since(const struct mt_tracer *t, int slot, uint64_t since_ns)
+{
+	const uint64_t *tags = &t->d.page_tags[(size_t)slot << t->sketch_bits];
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < (1ULL << t->sketch_bits); i++)
+		n += tags[i] >= since_ns && tags[i];
+	return mt_linear_count(n, t->sketch_bits);
+}
+
+unsigned int mt_tracer__sketch_bits(const struct mt_tracer *t)
+{
+	return t->sketch_bits;
+}
