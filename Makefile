@@ -32,7 +32,7 @@ LDFLAGS   += -fsanitize=address,undefined
 endif
 ALL_CFLAGS = $(CPPFLAGS) $(CFLAGS) $(WARN) $(EXTRA_CFLAGS) -MMD -MP
 
-BPF_CFLAGS := -g -O2 -Wall -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -Ibpf \
+BPF_CFLAGS := -g -O2 -Wall -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Iinclude -Ibpf \
 	      -I$(dir $(VMLINUX_H)) -MMD -MP
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)

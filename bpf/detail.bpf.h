@@ -15,7 +15,6 @@
  * bpf_get_smp_processor_id()), so increments need no atomics.
  */
 const volatile __u32 sketch_bits = MT_DEFAULT_SKETCH_BITS; /* set by user space */
-const volatile __u32 nr_cpus = 1;			   /* possible CPUs, set by user space */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -31,15 +31,44 @@ struct {
 /* Harvest ioctls in flight on the machine: lets sys_exit leave at once (almost always). */
 __u64 ioctls_inflight;
 
-static __always_inline void on_dirty_push(__s32 vcpu, __u32 memslot, __u64 offset)
-{
-	struct mt_vcpu_stats *s = vcpu_stats_get(vcpu);
+/* KVM's vCPU id is read (a probe read) only the first time a row meets it on a CPU. */
+#define SET_VCPU(s, expr)                                                                          \
+	do {                                                                                       \
+		if (!(s)->vcpu1)                                                                   \
+			(s)->vcpu1 = (__u32)(expr) + 1;                                            \
+	} while (0)
 
-	if (!s)
-		return;
+static __always_inline void on_dirty_push(struct mt_vcpu_stats *s, __u32 memslot, __u64 offset)
+{
 	s->dirty_pushes++;
-	if (s->vm_slot1)
+	if (detail_on && s->vm_slot1)
 		detail_dirty(s->vm_slot1 - 1, memslot, offset, s->last_event_ns);
+}
+
+static __always_inline void on_page_fault(struct mt_vcpu_stats *s, __u64 error_code)
+{
+	if (error_code & MT_PF_WRITE_BIT)
+		s->faults_write++;
+	else
+		s->faults_read++;
+}
+
+/*
+ * RET_PF_FIXED/RET_PF_SPURIOUS were renumbered when RET_PF_WRITE_PROTECTED
+ * was added (v6.12), and their enum is anonymous, so CO-RE cannot relocate
+ * it: user space reads the values from the running kernel's BTF.
+ */
+const volatile int ret_pf_fixed = 5;
+const volatile int ret_pf_spurious = 6;
+
+static __always_inline void on_fast_page_fault(struct mt_vcpu_stats *s, __u64 error_code, int ret)
+{
+	if (ret == ret_pf_fixed)
+		s->fast_pf_fixed++;
+	else if (ret == ret_pf_spurious)
+		s->fast_pf_spurious++;
+	if (error_code & MT_PF_WRITE_BIT)
+		s->fast_pf_write++;
 }
 
 /* A harvest of `kind` by process tgid at `now`, which took dur_ns (0: a tracepoint). */
@@ -110,54 +139,17 @@ static __always_inline void on_sys_exit(__u64 nr)
 		__sync_fetch_and_add(&ioctls_inflight, -1);
 }
 
-static __always_inline void on_page_fault(__s32 vcpu, __u64 error_code)
-{
-	struct mt_vcpu_stats *s = vcpu_stats_get(vcpu);
-
-	if (!s)
-		return;
-	if (error_code & MT_PF_WRITE_BIT)
-		s->faults_write++;
-	else
-		s->faults_read++;
-}
-
-/*
- * RET_PF_FIXED/RET_PF_SPURIOUS were renumbered when RET_PF_WRITE_PROTECTED
- * was added (v6.12), and their enum is anonymous, so CO-RE cannot relocate
- * it: user space reads the values from the running kernel's BTF.
- */
-const volatile int ret_pf_fixed = 5;
-const volatile int ret_pf_spurious = 6;
-
-static __always_inline void on_fast_page_fault(__s32 vcpu, __u64 error_code, int ret)
-{
-	struct mt_vcpu_stats *s = vcpu_stats_get(vcpu);
-
-	if (!s)
-		return;
-	if (ret == ret_pf_fixed)
-		s->fast_pf_fixed++;
-	else if (ret == ret_pf_spurious)
-		s->fast_pf_spurious++;
-	if (error_code & MT_PF_WRITE_BIT)
-		s->fast_pf_write++;
-}
-
-static __always_inline void on_pml_full(__s32 vcpu)
-{
-	struct mt_vcpu_stats *s = vcpu_stats_get(vcpu);
-
-	if (s)
-		s->pml_full++;
-}
-
 /* ---- raw tracepoints: arguments are the TP_PROTO pointers (CO-RE reads) ---- */
 
 SEC("raw_tp/kvm_dirty_ring_push")
 int BPF_PROG(raw_dirty_ring_push, struct kvm_dirty_ring *ring, __u32 slot, __u64 offset)
 {
-	on_dirty_push(BPF_CORE_READ(ring, index), slot, offset);
+	struct mt_vcpu_stats *s = row_get();
+
+	if (s) {
+		SET_VCPU(s, BPF_CORE_READ(ring, index));
+		on_dirty_push(s, slot, offset);
+	}
 	return 0;
 }
 
@@ -171,22 +163,37 @@ int BPF_PROG(raw_dirty_ring_reset, struct kvm_dirty_ring *ring)
 SEC("raw_tp/kvm_page_fault")
 int BPF_PROG(raw_page_fault, struct kvm_vcpu *vcpu, __u64 fault_address, __u64 error_code)
 {
-	on_page_fault(BPF_CORE_READ(vcpu, vcpu_id), error_code);
+	struct mt_vcpu_stats *s = row_get();
+
+	if (s) {
+		SET_VCPU(s, BPF_CORE_READ(vcpu, vcpu_id));
+		on_page_fault(s, error_code);
+	}
 	return 0;
 }
 
 SEC("raw_tp/fast_page_fault")
-int BPF_PROG(raw_fast_page_fault, struct kvm_vcpu *vcpu, struct kvm_page_fault *fault, __u64 *sptep,
-	     __u64 old_spte, int ret)
+int BPF_PROG(raw_fast_page_fault, struct kvm_vcpu *vcpu, struct kvm_page_fault *fault,
+	     __u64 *sptep, __u64 old_spte, int ret)
 {
-	on_fast_page_fault(BPF_CORE_READ(vcpu, vcpu_id), BPF_CORE_READ(fault, error_code), ret);
+	struct mt_vcpu_stats *s = row_get();
+
+	if (s) {
+		SET_VCPU(s, BPF_CORE_READ(vcpu, vcpu_id));
+		on_fast_page_fault(s, BPF_CORE_READ(fault, error_code), ret);
+	}
 	return 0;
 }
 
 SEC("raw_tp/kvm_pml_full")
 int BPF_PROG(raw_pml_full, unsigned int vcpu_id)
 {
-	on_pml_full(vcpu_id);
+	struct mt_vcpu_stats *s = row_get();
+
+	if (s) {
+		SET_VCPU(s, vcpu_id);
+		s->pml_full++;
+	}
 	return 0;
 }
 
@@ -212,8 +219,12 @@ int BPF_PROG(raw_sys_exit, struct pt_regs *regs, long ret)
 SEC("tracepoint/kvm/kvm_dirty_ring_push")
 int tp_dirty_ring_push(struct trace_event_raw_kvm_dirty_ring_push *ctx)
 {
-	on_dirty_push(BPF_CORE_READ(ctx, index), BPF_CORE_READ(ctx, slot),
-		      BPF_CORE_READ(ctx, offset));
+	struct mt_vcpu_stats *s = row_get();
+
+	if (s) {
+		SET_VCPU(s, BPF_CORE_READ(ctx, index));
+		on_dirty_push(s, BPF_CORE_READ(ctx, slot), BPF_CORE_READ(ctx, offset));
+	}
 	return 0;
 }
 
@@ -227,22 +238,36 @@ int tp_dirty_ring_reset(void *ctx)
 SEC("tracepoint/kvm/kvm_page_fault")
 int tp_page_fault(struct trace_event_raw_kvm_page_fault *ctx)
 {
-	on_page_fault(BPF_CORE_READ(ctx, vcpu_id), BPF_CORE_READ(ctx, error_code));
+	struct mt_vcpu_stats *s = row_get();
+
+	if (s) {
+		SET_VCPU(s, BPF_CORE_READ(ctx, vcpu_id));
+		on_page_fault(s, BPF_CORE_READ(ctx, error_code));
+	}
 	return 0;
 }
 
 SEC("tracepoint/kvmmmu/fast_page_fault")
 int tp_fast_page_fault(struct trace_event_raw_fast_page_fault *ctx)
 {
-	on_fast_page_fault(BPF_CORE_READ(ctx, vcpu_id), BPF_CORE_READ(ctx, error_code),
-			   BPF_CORE_READ(ctx, ret));
+	struct mt_vcpu_stats *s = row_get();
+
+	if (s) {
+		SET_VCPU(s, BPF_CORE_READ(ctx, vcpu_id));
+		on_fast_page_fault(s, BPF_CORE_READ(ctx, error_code), BPF_CORE_READ(ctx, ret));
+	}
 	return 0;
 }
 
 SEC("tracepoint/kvm/kvm_pml_full")
 int tp_pml_full(struct trace_event_raw_kvm_pml_full *ctx)
 {
-	on_pml_full(BPF_CORE_READ(ctx, vcpu_id));
+	struct mt_vcpu_stats *s = row_get();
+
+	if (s) {
+		SET_VCPU(s, BPF_CORE_READ(ctx, vcpu_id));
+		s->pml_full++;
+	}
 	return 0;
 }
 

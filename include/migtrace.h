@@ -12,17 +12,32 @@
 #include <linux/types.h>
 #endif
 
-/* Default map sizes; user space may resize them before load. */
-#define MT_DEFAULT_VCPU_ENTRIES 16384
+/* Default map sizes. */
 #define MT_DEFAULT_PROC_ENTRIES 1024
+/* vCPU threads with counters at once; later ones are counted in map_full. */
+#define MT_MAX_ROWS 4096
+#define MT_ROW_NONE 0xffffffffU
 
-/* Key of the per-vCPU counters: the QEMU process and the vCPU id KVM reports. */
+/* A vCPU in user space's reads: the QEMU process and the vCPU id KVM reports. */
 struct mt_vcpu_key {
 	__u32 tgid;
 	__u32 vcpu;
 };
 
-/* Per (QEMU process, vCPU) counters, one copy per CPU (summed in user space). */
+/* row_index value: the counter row of a thread (key: pid_tgid). */
+struct mt_row_ref {
+	__u32 row;
+	__u32 pad;
+};
+
+/* Per-CPU cache of the last thread seen: most events skip the hash lookup. */
+struct mt_cpu_cache {
+	__u64 id;  /* pid_tgid */
+	__u32 row; /* its row, or MT_ROW_NONE (untracked, or no row free) */
+	__u32 pad;
+};
+
+/* Counters of one vCPU thread, one copy per CPU (summed in user space). */
 struct mt_vcpu_stats {
 	__u64 dirty_pushes;	/* kvm_dirty_ring_push: one per ring entry pushed */
 	__u64 faults_write;	/* kvm_page_fault with the write bit (error_code & 2) */
@@ -31,8 +46,8 @@ struct mt_vcpu_stats {
 	__u64 fast_pf_spurious; /* kvmmmu:fast_page_fault that found nothing to do */
 	__u64 fast_pf_write;	/* fast faults with the write bit */
 	__u64 pml_full;		/* kvm_pml_full: one per ~512 logged pages (an estimate) */
-	__u64 last_event_ns;	/* bpf_ktime_get_ns() of the newest event on this CPU */
-	__u32 tid;		/* vCPU thread seen last: the exact join with QMP thread-id */
+	__u64 last_event_ns;	/* bpf_ktime_get_ns() of the newest event (detail mode only) */
+	__u32 vcpu1;		/* KVM's vCPU id + 1 (0: not known yet on this CPU) */
 	__u32 vm_slot1;		/* BPF's cache: detail slot of this process + 1 (0: none) */
 	__u64 checks;		/* BPF's: slot look-ups are retried every 64th event */
 };

@@ -39,7 +39,7 @@ static void set_row(struct mt_counters *c, int i, uint32_t tgid, uint32_t vcpu, 
 {
 	memset(&c->vcpus[i], 0, sizeof(c->vcpus[i]));
 	c->vcpus[i].key = (struct mt_vcpu_key){ tgid, vcpu };
-	c->vcpus[i].s.tid = tid;
+	c->vcpus[i].tid = tid;
 	c->vcpus[i].s.dirty_pushes = pushes;
 	c->vcpus[i].s.faults_write = pushes / 2;
 }

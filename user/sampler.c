@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,26 +202,32 @@ static void add_stats(struct mt_vcpu_stats *sum, const struct mt_vcpu_stats *s)
 }
 
 /* Add the BPF rows of tgid (a contiguous run in the sorted read) to vm. */
-static int join_rows(struct mt_sampler *s, const struct mt_counters *cur, int *pos,
+static int join_rows(struct mt_sampler *s, struct mt_counters *cur, int *pos,
 		     const struct qmp_snapshot *snap, struct mt_vm_view *vm, struct mt_view *out)
 {
 	uint64_t dt_prev = s->prev_ns;
 
 	vm->first_vcpu = out->nvcpus;
 	for (; *pos < cur->nvcpus && cur->vcpus[*pos].key.tgid == (uint32_t)vm->pid; (*pos)++) {
-		const struct mt_vcpu_row *r = &cur->vcpus[*pos];
+		struct mt_vcpu_row *r = &cur->vcpus[*pos];
 		const struct mt_vcpu_row *p = find_prev(s, &r->key);
 		struct mt_vcpu_view *v;
 
 		if (grow((void **)&out->vcpus, &out->cap_vcpus, out->nvcpus + 1, sizeof(*v)))
 			return -ENOMEM;
+		/* Without BPF timestamps (--no-detail) an event is seen as a count change. */
+		if (!r->s.last_event_ns)
+			r->s.last_event_ns = p && !memcmp(&p->s, &r->s, offsetof(struct mt_vcpu_stats,
+										  last_event_ns))
+						     ? p->s.last_event_ns
+						     : cur->now_ns;
 		v = &out->vcpus[out->nvcpus++];
 		*v = (struct mt_vcpu_view){
 			.tgid = r->key.tgid,
 			.kvm_vcpu = r->key.vcpu,
-			.tid = r->s.tid,
+			.tid = r->tid,
 			.tot = r->s,
-			.cpu_index = cpu_index_of(snap, r->s.tid),
+			.cpu_index = cpu_index_of(snap, r->tid),
 		};
 		/* Without a previous read there is no interval to divide by; a row
 		 * born since the previous read counted all of its events in it. */

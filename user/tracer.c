@@ -216,6 +216,8 @@ struct mt_tracer *mt_tracer__new(const struct mt_tracer_options *opts, const cha
 		*ret_msg = "mapping the BPF detail maps failed";
 		goto cleanup;
 	}
+	if (opts->no_attach) /* tests: programs run by BPF_PROG_TEST_RUN only */
+		goto done;
 	attach_all(t);
 	/* Kernel BPF stats (run_cnt, run_time_ns) stay on while this fd is open. */
 	t->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
@@ -230,9 +232,8 @@ struct mt_tracer *mt_tracer__new(const struct mt_tracer_options *opts, const cha
 			   "`migtrace serve -v`)";
 		goto cleanup;
 	}
-	t->percpu_buf = calloc(t->ncpus, sizeof(struct mt_vcpu_stats) > sizeof(struct mt_proc_stats)
-						 ? sizeof(struct mt_vcpu_stats)
-						 : sizeof(struct mt_proc_stats));
+done:
+	t->percpu_buf = calloc(t->ncpus, sizeof(struct mt_proc_stats));
 	if (!t->percpu_buf) {
 		err = -ENOMEM;
 		goto cleanup;
@@ -257,6 +258,7 @@ void mt_tracer__free(struct mt_tracer *t)
 		close(t->stats_fd);
 	migtrace_bpf__destroy(t->skel);
 	free(t->percpu_buf);
+	free(t->rowlist);
 	free(t);
 }
 
@@ -290,11 +292,13 @@ const char *mt_tracer__reason(const struct mt_tracer *t, enum mt_tp tp)
 	return t->plan.reason[tp][0] ? t->plan.reason[tp] : "not attached";
 }
 
-static void sum_vcpu(const struct mt_vcpu_stats *pc, int ncpus, struct mt_vcpu_stats *out)
+/* Sum the per-CPU copies ([cpu][row]) of one row. */
+static void sum_vcpu(const struct mt_vcpu_stats *rows, uint32_t row, int ncpus,
+		     struct mt_vcpu_stats *out)
 {
 	memset(out, 0, sizeof(*out));
 	for (int c = 0; c < ncpus; c++) {
-		const struct mt_vcpu_stats *s = &pc[c];
+		const struct mt_vcpu_stats *s = &rows[(size_t)c * MT_MAX_ROWS + row];
 
 		out->dirty_pushes += s->dirty_pushes;
 		out->faults_write += s->faults_write;
@@ -303,10 +307,10 @@ static void sum_vcpu(const struct mt_vcpu_stats *pc, int ncpus, struct mt_vcpu_s
 		out->fast_pf_spurious += s->fast_pf_spurious;
 		out->fast_pf_write += s->fast_pf_write;
 		out->pml_full += s->pml_full;
-		if (s->last_event_ns >= out->last_event_ns) {
+		if (s->last_event_ns > out->last_event_ns)
 			out->last_event_ns = s->last_event_ns;
-			out->tid = s->tid;
-		}
+		if (s->vcpu1)
+			out->vcpu1 = s->vcpu1;
 	}
 }
 
@@ -341,23 +345,50 @@ static int grow(void **arr, int *cap, int need, size_t elem)
 	return 0;
 }
 
-static int read_vcpus(struct mt_tracer *t, struct mt_counters *out)
+/* Which row each vCPU thread owns: rescanned only when BPF made new rows. */
+static int scan_rows(struct mt_tracer *t)
 {
-	int fd = bpf_map__fd(t->skel->maps.vcpu_stats);
-	struct mt_vcpu_key key, next, *prev = NULL;
+	int fd = bpf_map__fd(t->skel->maps.row_index);
+	__u64 key, next, *prev = NULL;
+	struct mt_row_ref ref;
+	uint64_t created = __atomic_load_n(&t->skel->bss->rows_created, __ATOMIC_ACQUIRE);
 
-	out->nvcpus = 0;
+	if (created == t->rows_seen && !t->rows_stale)
+		return 0;
+	t->nrowlist = 0;
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, t->percpu_buf))
-			continue; /* deleted meanwhile */
-		if (grow((void **)&out->vcpus, &out->cap_vcpus, out->nvcpus + 1,
-			 sizeof(*out->vcpus)))
+		if (bpf_map_lookup_elem(fd, &key, &ref) || ref.row >= MT_MAX_ROWS)
+			continue;
+		if (grow((void **)&t->rowlist, &t->caprowlist, t->nrowlist + 1,
+			 sizeof(*t->rowlist)))
 			return -ENOMEM;
-		out->vcpus[out->nvcpus].key = key;
-		sum_vcpu(t->percpu_buf, t->ncpus, &out->vcpus[out->nvcpus].s);
-		out->nvcpus++;
+		t->rowlist[t->nrowlist].id = key;
+		t->rowlist[t->nrowlist].row = ref.row;
+		t->nrowlist++;
+	}
+	t->rows_seen = created;
+	t->rows_stale = 0;
+	return 0;
+}
+
+static int read_vcpus(struct mt_tracer *t, struct mt_counters *out)
+{
+	int err = scan_rows(t);
+
+	if (err)
+		return err;
+	out->nvcpus = 0;
+	if (grow((void **)&out->vcpus, &out->cap_vcpus, t->nrowlist, sizeof(*out->vcpus)))
+		return -ENOMEM;
+	for (int i = 0; i < t->nrowlist; i++) {
+		struct mt_vcpu_row *r = &out->vcpus[out->nvcpus++];
+
+		sum_vcpu(t->rows, t->rowlist[i].row, t->ncpus, &r->s);
+		r->tid = (uint32_t)t->rowlist[i].id;
+		r->key.tgid = t->rowlist[i].id >> 32;
+		r->key.vcpu = r->s.vcpu1 ? r->s.vcpu1 - 1 : r->tid; /* id unknown: the thread */
 	}
 	return 0;
 }
@@ -413,26 +444,45 @@ static int tgid_alive(__u32 tgid)
 	return !kill((pid_t)tgid, 0) || errno != ESRCH;
 }
 
+/* Give a dead thread's row back: zero its copies, forget the CPUs' caches of it. */
+static void free_row(struct mt_tracer *t, uint64_t id, uint32_t row)
+{
+	if (bpf_map_delete_elem(bpf_map__fd(t->skel->maps.row_index), &id))
+		return;
+	for (int c = 0; c < t->ncpus; c++) {
+		t->rows[(size_t)c * MT_MAX_ROWS + row] = (struct mt_vcpu_stats){ 0 };
+		if (t->cpu_cache[c].id == id)
+			t->cpu_cache[c] = (struct mt_cpu_cache){ 0 };
+	}
+	bpf_map_update_elem(bpf_map__fd(t->skel->maps.free_rows), NULL, &row, 0);
+}
+
+void mt_tracer__forget_caches(struct mt_tracer *t)
+{
+	/* Negative entries (untracked threads) must be looked up again. */
+	for (int c = 0; c < t->ncpus; c++)
+		t->cpu_cache[c] = (struct mt_cpu_cache){ 0 };
+}
+
 int mt_tracer__gc(struct mt_tracer *t)
 {
-	int vfd = bpf_map__fd(t->skel->maps.vcpu_stats);
 	int pfd = bpf_map__fd(t->skel->maps.proc_stats);
-	struct mt_vcpu_key key, next, *prev = NULL;
 	__u32 tg, tnext, *tprev = NULL;
 	int n = 0;
 
-	/* Deleting the current key restarts iteration semantics; collect first. */
-	while (!bpf_map_get_next_key(vfd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (!tgid_alive(key.tgid) && !bpf_map_delete_elem(vfd, &key)) {
-			n++;
-			prev = NULL; /* start over: the deleted key cannot anchor */
-		}
+	if (scan_rows(t))
+		return -ENOMEM;
+	for (int i = 0; i < t->nrowlist; i++) {
+		if (tgid_alive(t->rowlist[i].id >> 32))
+			continue;
+		free_row(t, t->rowlist[i].id, t->rowlist[i].row);
+		t->rows_stale = 1;
+		n++;
 	}
 	for (int slot = 0; slot < MT_MAX_DETAIL_VMS; slot++)
 		if (t->d.slot_tgid[slot] && !tgid_alive(t->d.slot_tgid[slot]))
 			mt_tracer__untrack(t, t->d.slot_tgid[slot]);
+	/* Deleting the current key breaks iteration: start over after each. */
 	while (!bpf_map_get_next_key(pfd, tprev, &tnext)) {
 		tg = tnext;
 		tprev = &tg;

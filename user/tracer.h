@@ -30,13 +30,16 @@ struct mt_tracer_options {
 	enum mt_track track;
 	unsigned int sketch_bits; /* page tags per VM = 2^sketch_bits (0: default) */
 	int no_detail;		  /* counters only: no passes, curves, page tags */
+	int no_attach;		  /* load but do not attach (tests drive the programs) */
 	int verbose;		  /* route libbpf debug output to the log */
 };
 
 /* One (tgid, vCPU) row: per-CPU values summed. */
+/* One vCPU thread: per-CPU values summed. */
 struct mt_vcpu_row {
-	struct mt_vcpu_key key;
-	struct mt_vcpu_stats s; /* last_event_ns = newest over CPUs; tid from that CPU */
+	struct mt_vcpu_key key; /* tgid, KVM vCPU id */
+	uint32_t tid;		/* the thread: the exact join with QMP's thread-id */
+	struct mt_vcpu_stats s; /* last_event_ns = newest over CPUs */
 };
 
 struct mt_proc_row {
@@ -74,6 +77,8 @@ void mt_tracer__free(struct mt_tracer *t);
 int mt_tracer__read(struct mt_tracer *t, struct mt_counters *out);
 /* Drop counters of processes that no longer exist (bounded maps). */
 int mt_tracer__gc(struct mt_tracer *t);
+/* Make every CPU look threads up again (after the set of tracked processes grew). */
+void mt_tracer__forget_caches(struct mt_tracer *t);
 enum mt_attach_mode mt_tracer__mode(const struct mt_tracer *t, enum mt_tp tp);
 /* Why tp is not attached (NULL if it is). */
 const char *mt_tracer__reason(const struct mt_tracer *t, enum mt_tp tp);

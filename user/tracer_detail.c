@@ -40,7 +40,11 @@ int mt_detail__configure(struct mt_tracer *t)
 		return -EINVAL;
 	skel->rodata->sketch_bits = t->sketch_bits;
 	skel->rodata->nr_cpus = t->ncpus;
-	err = bpf_map__set_max_entries(skel->maps.pass_acc, t->ncpus * MT_MAX_DETAIL_VMS);
+	err = bpf_map__set_max_entries(skel->maps.rows, t->ncpus * MT_MAX_ROWS);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.cpu_cache, t->ncpus);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.pass_acc, t->ncpus * MT_MAX_DETAIL_VMS);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.redirty, t->ncpus * MT_MAX_DETAIL_VMS *
 									   2 * MT_BUCKETS_PER_VM);
@@ -50,26 +54,46 @@ int mt_detail__configure(struct mt_tracer *t)
 	return err;
 }
 
+static void *map_mmap(struct bpf_map *m, size_t *ret_len)
+{
+	size_t len = (size_t)bpf_map__value_size(m) * bpf_map__max_entries(m);
+	long page = sysconf(_SC_PAGESIZE);
+	void *p;
+
+	len = (len + page - 1) / page * page;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(m), 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	*ret_len = len;
+	return p;
+}
+
 int mt_detail__map(struct mt_tracer *t)
 {
+	t->rows = map_mmap(t->skel->maps.rows, &t->rows_len);
+	if (!t->rows)
+		return -errno;
+	t->cpu_cache = map_mmap(t->skel->maps.cpu_cache, &t->cache_len);
+	if (!t->cpu_cache)
+		return -errno;
 	for (int i = 0; i < 5; i++) {
-		struct bpf_map *m = detail_map(t, i);
-		size_t len = (size_t)bpf_map__value_size(m) * bpf_map__max_entries(m);
-		long page = sysconf(_SC_PAGESIZE);
-		void *p;
+		void *p = map_mmap(detail_map(t, i), &t->d.len[i]);
 
-		len = (len + page - 1) / page * page;
-		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(m), 0);
-		if (p == MAP_FAILED)
+		if (!p)
 			return -errno;
 		*detail_ptr(t, i) = p;
-		t->d.len[i] = len;
 	}
 	return 0;
 }
 
 void mt_detail__unmap(struct mt_tracer *t)
 {
+	if (t->rows)
+		munmap(t->rows, t->rows_len);
+	if (t->cpu_cache)
+		munmap(t->cpu_cache, t->cache_len);
+	t->rows = NULL;
+	t->cpu_cache = NULL;
 	for (int i = 0; i < 5; i++) {
 		void **p = detail_ptr(t, i);
 
@@ -118,6 +142,8 @@ int mt_tracer__track(struct mt_tracer *t, uint32_t tgid)
 	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.vm_slots), &tgid, &v, BPF_ANY))
 		return -errno;
 	t->d.slot_tgid[slot] = tgid;
+	if (!t->track_all)
+		mt_tracer__forget_caches(t); /* its threads may be cached as untracked */
 	return slot;
 }
 
