@@ -173,8 +173,8 @@ int BPF_PROG(raw_page_fault, struct kvm_vcpu *vcpu, __u64 fault_address, __u64 e
 }
 
 SEC("raw_tp/fast_page_fault")
-int BPF_PROG(raw_fast_page_fault, struct kvm_vcpu *vcpu, struct kvm_page_fault *fault,
-	     __u64 *sptep, __u64 old_spte, int ret)
+int BPF_PROG(raw_fast_page_fault, struct kvm_vcpu *vcpu, struct kvm_page_fault *fault, __u64 *sptep,
+	     __u64 old_spte, int ret)
 {
 	struct mt_vcpu_stats *s = row_get();
 

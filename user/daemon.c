@@ -11,6 +11,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "api.h"
 #include "daemon.h"
 #include "exporter.h"
 #include "http.h"
@@ -153,9 +154,9 @@ static uint64_t mono_to_wall(void)
 	return mt_wall_ns() - mt_now_ns();
 }
 
-static int render(struct mt_daemon *d, enum om_format fmt, struct mt_http_response *resp)
+static struct mt_export_ctx export_ctx(struct mt_daemon *d)
 {
-	struct mt_export_ctx ctx = {
+	return (struct mt_export_ctx){
 		.view = &d->view,
 		.srcs = d->srcs,
 		.qmp_stats = d->qstats,
@@ -165,6 +166,11 @@ static int render(struct mt_daemon *d, enum om_format fmt, struct mt_http_respon
 		.interval_ns = d->opts->interval_ns,
 		.mono_to_wall_ns = mono_to_wall(),
 	};
+}
+
+static int render(struct mt_daemon *d, enum om_format fmt, struct mt_http_response *resp)
+{
+	struct mt_export_ctx ctx = export_ctx(d);
 	const char *data;
 	size_t len;
 	int err;
@@ -199,17 +205,36 @@ static int text_response(struct mt_http_response *resp, int status, const char *
 	return 0;
 }
 
+static int passes(struct mt_daemon *d, const struct mt_http_request *req,
+		  struct mt_http_response *resp)
+{
+	struct mt_export_ctx ctx = export_ctx(d);
+	const char *limit = req->arg(req, "limit");
+	char *end = NULL;
+	long n = limit ? strtol(limit, &end, 10) : 64;
+
+	if (limit && (*end || n < 1 || n > MT_PASS_HISTORY))
+		return text_response(resp, 400, "limit: a number of passes, 1..256\n");
+	resp->status = 200;
+	resp->content_type = "application/json";
+	return mt_api_passes(&ctx, req->arg(req, "vm"), (int)n, &resp->body, &resp->len);
+}
+
 static int on_request(void *ctx, const struct mt_http_request *req, struct mt_http_response *resp)
 {
 	struct mt_daemon *d = ctx;
 
 	if (!strcmp(req->path, "/metrics"))
 		return render(d, om_negotiate(req->accept), resp);
+	if (!strcmp(req->path, "/passes"))
+		return passes(d, req, resp);
 	if (!strcmp(req->path, "/"))
 		return text_response(resp, 200,
 				     "migtrace " MIGTRACE_VERSION "\n"
 				     "GET /metrics  current values (OpenMetrics 1.0 when Accept "
-				     "asks for it, else Prometheus text 0.0.4)\n");
+				     "asks for it, else Prometheus text 0.0.4)\n"
+				     "GET /passes[?vm=NAME&limit=N]  per-pass series and the 1 ms "
+				     "re-dirty curve (JSON)\n");
 	return text_response(resp, 404, "not found: try GET /metrics\n");
 }
 

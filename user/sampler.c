@@ -217,10 +217,11 @@ static int join_rows(struct mt_sampler *s, struct mt_counters *cur, int *pos,
 			return -ENOMEM;
 		/* Without BPF timestamps (--no-detail) an event is seen as a count change. */
 		if (!r->s.last_event_ns)
-			r->s.last_event_ns = p && !memcmp(&p->s, &r->s, offsetof(struct mt_vcpu_stats,
-										  last_event_ns))
-						     ? p->s.last_event_ns
-						     : cur->now_ns;
+			r->s.last_event_ns =
+				p && !memcmp(&p->s, &r->s,
+					     offsetof(struct mt_vcpu_stats, last_event_ns))
+					? p->s.last_event_ns
+					: cur->now_ns;
 		v = &out->vcpus[out->nvcpus++];
 		*v = (struct mt_vcpu_view){
 			.tgid = r->key.tgid,

@@ -28,17 +28,17 @@ struct mt_tracer {
 	unsigned int sketch_bits;
 	void *percpu_buf; /* ncpus values of the largest per-CPU map value */
 	struct mt_detail_maps d;
-	struct mt_vcpu_stats *rows;	  /* mmapped [cpu][row] */
+	struct mt_vcpu_stats *rows;	/* mmapped [cpu][row] */
 	struct mt_cpu_cache *cpu_cache; /* mmapped [cpu] */
 	size_t rows_len, cache_len;
 	struct {
 		uint64_t id; /* pid_tgid */
 		uint32_t row;
-	} *rowlist; /* row_index as of the last scan */
+	} * rowlist; /* row_index as of the last scan */
 	int nrowlist, caprowlist;
 	uint64_t rows_seen; /* bss rows_created at that scan */
 	int rows_stale;	    /* rows were freed since */
-	int stats_fd; /* holds kernel BPF run-time stats on while migtrace runs */
+	int stats_fd;	    /* holds kernel BPF run-time stats on while migtrace runs */
 };
 
 /* tracer_detail.c */
