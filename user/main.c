@@ -5,6 +5,7 @@
 #include "check.h"
 #include "daemon.h"
 #include "log.h"
+#include "measure.h"
 #include "options.h"
 
 struct cmd {
@@ -38,6 +39,8 @@ static const struct cmd cmds[] = {
 	{ "serve", cmd_serve, "trace KVM dirty logging + QMP, serve metrics on a Unix socket" },
 	{ "check", mt_check_main,
 	  "report what migtrace can use on this machine (BTF, tracepoints, privileges, KVM)" },
+	{ "measure", mt_measure_main,
+	  "outside a migration: a calc-dirty-rate window, measured in the kernel too" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, "this list; `migtrace COMMAND --help` for a command's options" },
 };
