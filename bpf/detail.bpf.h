@@ -91,6 +91,34 @@ static __always_inline __u32 page_hash(__u32 memslot, __u64 offset)
 	return z >> (64 - sketch_bits);
 }
 
+struct clear_ctx {
+	__u32 base;
+};
+
+static long clear_bucket(__u32 i, void *data)
+{
+	struct clear_ctx *c = data;
+	__u32 idx = c->base + i;
+	__u64 *b = bpf_map_lookup_elem(&redirty, &idx);
+
+	if (b)
+		*b = 0;
+	return 0;
+}
+
+/*
+ * This CPU's half of the curve for a pass it sees for the first time still
+ * holds a pass two (or more) back: clear it, once per pass and CPU. User
+ * space reads only halves whose curve_seq names the pass it wants, so a
+ * curve is always one pass's, or missing, never a mixture.
+ */
+static __always_inline void clear_curve(__u32 half)
+{
+	struct clear_ctx c = { .base = half * MT_BUCKETS_PER_VM };
+
+	bpf_loop(MT_BUCKETS_PER_VM, clear_bucket, &c, 0);
+}
+
 /* Add this CPU's share of an older pass to its record (if the ring still holds it). */
 static __always_inline void flush_acc(__u32 slot, struct mt_pass_acc *acc)
 {
@@ -116,8 +144,13 @@ static __always_inline void detail_dirty(__u32 slot, __u32 memslot, __u64 offset
 	if (!vm || !acc || cpu >= nr_cpus)
 		return;
 	if (acc->seq != vm->pass_seq) {
+		__u32 keep = acc->curve_seq[(vm->pass_seq + 1) & 1];
+
 		flush_acc(slot, acc);
 		*acc = (struct mt_pass_acc){ .seq = vm->pass_seq };
+		acc->curve_seq[(vm->pass_seq + 1) & 1] = keep;
+		acc->curve_seq[vm->pass_seq & 1] = vm->pass_seq;
+		clear_curve(aidx * 2 + (vm->pass_seq & 1));
 	}
 	acc->events++;
 	bidx = (aidx * 2 + (vm->pass_seq & 1)) * MT_BUCKETS_PER_VM +

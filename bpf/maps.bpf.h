@@ -117,17 +117,15 @@ static __always_inline __u32 row_new(__u64 id)
 
 	if (bpf_map_pop_elem(&free_rows, &row)) {
 		row = __sync_fetch_and_add(&next_row, 1);
-		if (row >= MT_MAX_ROWS) {
-			count_overflow();
-			return MT_ROW_NONE;
-		}
+		if (row >= MT_MAX_ROWS)
+			return MT_ROW_FULL;
 	}
 	ref.row = row;
 	if (bpf_map_update_elem(&row_index, &id, &ref, BPF_NOEXIST)) {
 		/* The thread's other CPU won the race: use its row, give ours back. */
 		bpf_map_push_elem(&free_rows, &row, 0);
 		old = bpf_map_lookup_elem(&row_index, &id);
-		return old ? old->row : MT_ROW_NONE;
+		return old ? old->row : MT_ROW_FULL;
 	}
 	__sync_fetch_and_add(&rows_created, 1);
 	return row;
@@ -154,8 +152,11 @@ static __always_inline struct mt_vcpu_stats *row_get(void)
 			c->row = row_new(id);
 		c->id = id;
 	}
-	if (c->row >= MT_MAX_ROWS)
+	if (c->row >= MT_MAX_ROWS) {
+		if (c->row == MT_ROW_FULL)
+			count_overflow(); /* an event lost, counted as such */
 		return NULL;
+	}
 	idx = cpu * MT_MAX_ROWS + c->row;
 	s = bpf_map_lookup_elem(&rows, &idx);
 	if (!s || !detail_on)

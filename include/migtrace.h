@@ -16,7 +16,8 @@
 #define MT_DEFAULT_PROC_ENTRIES 1024
 /* vCPU threads with counters at once; later ones are counted in map_full. */
 #define MT_MAX_ROWS 4096
-#define MT_ROW_NONE 0xffffffffU
+#define MT_ROW_NONE 0xffffffffU /* untracked thread */
+#define MT_ROW_FULL 0xfffffffeU /* no row free: each event counts in map_full */
 
 /* A vCPU in user space's reads: the QEMU process and the vCPU id KVM reports. */
 struct mt_vcpu_key {
@@ -33,7 +34,7 @@ struct mt_row_ref {
 /* Per-CPU cache of the last thread seen: most events skip the hash lookup. */
 struct mt_cpu_cache {
 	__u64 id;  /* pid_tgid */
-	__u32 row; /* its row, or MT_ROW_NONE (untracked, or no row free) */
+	__u32 row; /* its row, MT_ROW_NONE (untracked) or MT_ROW_FULL (no row free) */
 	__u32 pad;
 };
 
@@ -104,9 +105,10 @@ struct mt_vm_state {
 struct mt_pass_acc {
 	__u32 seq;
 	__u32 pad;
-	__u64 events;	/* dirty events */
-	__u64 distinct; /* pages first dirtied in this pass (page tags) */
-	__u64 first;	/* ... of which never dirtied before since tracking began */
+	__u32 curve_seq[2]; /* the pass whose re-dirty buckets this CPU holds, per parity */
+	__u64 events;	    /* dirty events */
+	__u64 distinct;	    /* pages first dirtied in this pass (page tags) */
+	__u64 first;	    /* ... of which never dirtied before since tracking began */
 };
 
 /* One pass of a VM, in a ring of MT_PASS_RING per VM (shared). */

@@ -42,16 +42,13 @@ static struct json_object *pass_json(const struct mt_export_ctx *c, const struct
 static struct json_object *curve_json(const struct mt_vm_hist *h)
 {
 	struct json_object *o = json_object_new_object(), *a = json_object_new_array();
-	struct json_object *range = json_object_new_array();
 	int last = MT_NR_BUCKETS - 1;
 
 	while (last >= 0 && !h->curve[last])
 		last--;
 	for (int i = 0; i <= last; i++)
 		json_object_array_add(a, json_object_new_uint64(h->curve[i]));
-	json_object_array_add(range, json_object_new_uint64(h->curve_first));
-	json_object_array_add(range, json_object_new_uint64(h->curve_last));
-	json_object_object_add(o, "passes", range);
+	json_object_object_add(o, "pass", json_object_new_uint64(h->curve_seq));
 	json_object_object_add(o, "bucket_seconds", json_object_new_double(0.001));
 	json_object_object_add(o, "events", a);
 	json_object_object_add(o, "events_after_8192ms",
@@ -69,13 +66,15 @@ static struct json_object *vm_json(const struct mt_export_ctx *c, const struct m
 	json_object_object_add(o, "vm", json_object_new_string(vm->vm));
 	json_object_object_add(o, "pid", json_object_new_int(vm->pid));
 	json_object_object_add(o, "passes_dropped", json_object_new_uint64(h->dropped));
+	/* passes that closed between two samples: their curve was not read in time */
+	json_object_object_add(o, "curves_missed", json_object_new_uint64(h->curves_missed));
 	for (int i = n - 1; i >= 0; i--)
 		json_object_array_add(passes, pass_json(c, mt_vm_hist__nth(h, i)));
 	json_object_object_add(o, "passes", passes);
 	if (c->tracer)
 		cur.distinct = mt_linear_count(h->cur.distinct, mt_tracer__sketch_bits(c->tracer));
 	json_object_object_add(o, "current", pass_json(c, &cur));
-	if (h->seen_seq)
+	if (h->curve_seq)
 		json_object_object_add(o, "redirty_curve", curve_json(h));
 	return o;
 }

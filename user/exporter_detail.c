@@ -142,7 +142,7 @@ static int curve_families(struct om_writer *w, const struct mt_export_ctx *c)
 		uint64_t sum = 0;
 		int b = 0;
 
-		if (!h || !h->seen_seq)
+		if (!h || !h->curve_seq)
 			continue;
 		for (size_t k = 0; k < sizeof(within_tab) / sizeof(within_tab[0]); k++) {
 			struct om_label l[2] = { { "vm", v->vms[i].vm },

@@ -49,7 +49,10 @@ static void record(struct mt_vm_hist *h, const struct mt_pass *p, unsigned int b
 
 	*e = (struct mt_pass_entry){ .p = *p };
 	e->distinct = mt_linear_count(p->distinct, bits);
-	e->first = p->distinct ? e->distinct * p->first / p->distinct : 0;
+	/* Tags ever claimed grow by p->first: estimate the pages behind the increase. */
+	e->first = mt_linear_count(h->first_raw + p->first, bits) -
+		   mt_linear_count(h->first_raw, bits);
+	h->first_raw += p->first;
 	if (mig && (mig->have & (1ULL << MIG_RAM))) {
 		e->have_qmp = 1;
 		e->ram_transferred = mig->ram_transferred;
@@ -85,13 +88,14 @@ int mt_hists__update(struct mt_hists *hs, struct mt_tracer *t, uint32_t tgid, in
 			else
 				record(h, &p, bits, mig);
 		}
-		/*
-		 * The newest closed pass's half of the curve buffer; if more than one
-		 * pass closed since the last look, it also holds every other one of them.
-		 */
-		mt_tracer__take_redirty(t, slot, st.pass_seq - 1, h->curve);
-		h->curve_first = st.pass_seq - from > 1 ? from : st.pass_seq - 1;
-		h->curve_last = st.pass_seq - 1;
+		/* Only the newest closed pass's curve is still whole; older ones are missed. */
+		h->curves_missed += st.pass_seq - from - 1;
+		if (mt_tracer__curve(t, slot, st.pass_seq - 1, h->curve)) {
+			h->curve_seq = st.pass_seq - 1;
+		} else {
+			h->curves_missed++;
+			memset(h->curve, 0, sizeof(h->curve));
+		}
 		h->seen_seq = st.pass_seq;
 	}
 	if (mt_tracer__pass(t, slot, st.pass_seq, &h->cur))

@@ -30,13 +30,14 @@ struct mt_vm_hist {
 	uint32_t seen_seq;			    /* newest pass already recorded */
 	struct mt_pass_entry ring[MT_PASS_HISTORY]; /* newest at (head - 1) */
 	int head, n;
-	uint64_t dropped;		      /* passes gone from the BPF ring unread */
-	struct mt_pass cur;		      /* the open pass so far */
-	uint64_t curve_at[MT_BUCKETS_PER_VM]; /* cumulative buckets at the last pass change */
-	uint64_t curve[MT_BUCKETS_PER_VM];    /* events by 1 ms bucket, last closed pass(es) */
-	uint32_t curve_first, curve_last;     /* the passes that curve covers */
-	double ws_1s, ws_10s;		      /* distinct pages dirtied in the last 1 s / 10 s */
-	uint64_t ws_ns;			      /* when the windows were computed (0: never) */
+	uint64_t dropped;		   /* passes gone from the BPF ring unread */
+	uint64_t first_raw;		   /* page tags ever claimed (for first-dirty) */
+	uint64_t curves_missed;		   /* passes closed unseen: their curve is gone */
+	struct mt_pass cur;		   /* the open pass so far */
+	uint64_t curve[MT_BUCKETS_PER_VM]; /* events by 1 ms bucket, newest closed pass */
+	uint32_t curve_seq;		   /* the pass that curve is of */
+	double ws_1s, ws_10s;		   /* distinct pages dirtied in the last 1 s / 10 s */
+	uint64_t ws_ns;			   /* when the windows were computed (0: never) */
 };
 
 struct mt_hists {

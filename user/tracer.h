@@ -103,10 +103,11 @@ int mt_tracer__vm_state(const struct mt_tracer *t, int slot, struct mt_vm_state 
 /* Pass seq of a slot (open or closed), if the ring still holds it. 0 or -ENOENT. */
 int mt_tracer__pass(const struct mt_tracer *t, int slot, uint32_t seq, struct mt_pass *out);
 /*
- * Take (read and clear) the re-dirty curve of the passes with this parity:
- * events per 1 ms bucket after their harvest (MT_BUCKETS_PER_VM values).
+ * The re-dirty curve of pass seq: events per 1 ms bucket after its harvest
+ * (MT_BUCKETS_PER_VM values), readable until pass seq + 2 starts. Returns the
+ * number of CPUs whose share was still there (0: the curve is gone).
  */
-void mt_tracer__take_redirty(struct mt_tracer *t, int slot, uint32_t parity, uint64_t *out);
+int mt_tracer__curve(const struct mt_tracer *t, int slot, uint32_t seq, uint64_t *out);
 /* Estimated distinct pages dirtied at or after since_ns (scans the page tags). */
 double mt_tracer__distinct_since(const struct mt_tracer *t, int slot, uint64_t since_ns);
 unsigned int mt_tracer__sketch_bits(const struct mt_tracer *t);

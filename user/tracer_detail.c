@@ -198,19 +198,23 @@ int mt_tracer__vm_state(const struct mt_tracer *t, int slot, struct mt_vm_state 
 	return 0;
 }
 
-void mt_tracer__take_redirty(struct mt_tracer *t, int slot, uint32_t parity, uint64_t *out)
+int mt_tracer__curve(const struct mt_tracer *t, int slot, uint32_t seq, uint64_t *out)
 {
+	int n = 0;
+
 	memset(out, 0, MT_BUCKETS_PER_VM * sizeof(*out));
 	for (int c = 0; c < t->ncpus; c++) {
-		uint64_t *b =
-			&t->d.redirty[(((size_t)c * MT_MAX_DETAIL_VMS + slot) * 2 + (parity & 1)) *
-				      MT_BUCKETS_PER_VM];
+		size_t half = ((size_t)c * MT_MAX_DETAIL_VMS + slot) * 2 + (seq & 1);
+		const uint64_t *b = &t->d.redirty[half * MT_BUCKETS_PER_VM];
 
-		for (int i = 0; i < MT_BUCKETS_PER_VM; i++) {
+		/* A CPU's half holds pass seq only if it says so (BPF clears it lazily). */
+		if (t->d.pass_acc[c * MT_MAX_DETAIL_VMS + slot].curve_seq[seq & 1] != seq)
+			continue;
+		for (int i = 0; i < MT_BUCKETS_PER_VM; i++)
 			out[i] += b[i];
-			b[i] = 0; /* ready for pass seq + 2 */
-		}
+		n++;
 	}
+	return n;
 }
 
 double mt_linear_count(uint64_t occupied, unsigned int bits)
