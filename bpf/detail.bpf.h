@@ -64,6 +64,15 @@ struct {
 	__type(value, __u64);
 } page_tags SEC(".maps");
 
+/* [cpu][slot], resized to nr_cpus * MT_MAX_DETAIL_VMS */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, MT_MAX_DETAIL_VMS);
+	__type(key, __u32);
+	__type(value, struct mt_where);
+} where SEC(".maps");
+
 /* ns -> 1 ms bucket without a division: 2^50 / 10^6 rounded, exact below 8.2 s. */
 #define NS_TO_MS_MUL   1125899907ULL
 #define NS_TO_MS_SHIFT 50
@@ -119,6 +128,29 @@ static __always_inline void clear_curve(__u32 half)
 	bpf_loop(MT_BUCKETS_PER_VM, clear_bucket, &c, 0);
 }
 
+/* Count the event in its memslot and its 2 MiB region (this CPU's counters). */
+static __always_inline void where_dirty(__u32 aidx, __u32 memslot, __u64 offset)
+{
+	struct mt_where *w = bpf_map_lookup_elem(&where, &aidx);
+	__u32 region = offset >> MT_REGION_SHIFT;
+	__u32 h = (((__u64)memslot << 32 | region) * 0x9E3779B97F4A7C15ULL) >> 54;
+	struct mt_region *r;
+
+	if (!w)
+		return;
+	w->memslot_events[((memslot >> 16) << 5 | (memslot & 31)) & (MT_MEMSLOT_IDS - 1)]++;
+	r = &w->regions[h & (MT_REGION_BUCKETS - 1)];
+	if (r->events && (r->memslot != memslot || r->region != region)) {
+		w->regions_lost++;
+		return;
+	}
+	if (!r->events) {
+		r->memslot = memslot;
+		r->region = region;
+	}
+	r->events++;
+}
+
 /* Add this CPU's share of an older pass to its record (if the ring still holds it). */
 static __always_inline void flush_acc(__u32 slot, struct mt_pass_acc *acc)
 {
@@ -153,6 +185,7 @@ static __always_inline void detail_dirty(__u32 slot, __u32 memslot, __u64 offset
 		clear_curve(aidx * 2 + (vm->pass_seq & 1));
 	}
 	acc->events++;
+	where_dirty(aidx, memslot, offset);
 	bidx = (aidx * 2 + (vm->pass_seq & 1)) * MT_BUCKETS_PER_VM +
 	       bucket_of(now - vm->last_harvest_ns);
 	bucket = bpf_map_lookup_elem(&redirty, &bidx);

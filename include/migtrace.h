@@ -88,6 +88,29 @@ struct mt_proc_stats {
 #define MT_DEFAULT_SKETCH_BITS 16 /* 2^16 page tags per VM (see docs/ARCHITECTURE.md) */
 #define MT_MAX_SKETCH_BITS     22
 
+/*
+ * Where memory is dirtied: events per memslot (index (address space << 5) |
+ * (id & 31): exact for QEMU's usual ids below 32) and per 2 MiB region of a
+ * memslot, in MT_REGION_BUCKETS hashed counters per VM and CPU; an event whose
+ * bucket another region holds is counted as lost.
+ */
+#define MT_MEMSLOT_IDS	  64
+#define MT_REGION_SHIFT	  9 /* 512 pages of 4 KiB: 2 MiB */
+#define MT_REGION_BUCKETS 1024
+
+struct mt_region {
+	__u32 memslot; /* as KVM reports it: address space << 16 | id */
+	__u32 region;  /* page offset in the memslot >> MT_REGION_SHIFT */
+	__u64 events;  /* 0: bucket free */
+};
+
+/* Per (CPU, detail slot), cumulative since the slot was given. */
+struct mt_where {
+	__u64 regions_lost;
+	__u64 memslot_events[MT_MEMSLOT_IDS];
+	struct mt_region regions[MT_REGION_BUCKETS];
+};
+
 struct mt_vm_slot {
 	__u32 slot;
 	__u32 pad;

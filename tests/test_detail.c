@@ -932,6 +932,46 @@ static void test_map_full(void **state)
 	mt_counters__free(&cnt);
 }
 
+/* Where memory is dirtied: exact per memslot, and the busiest 2 MiB regions ranked. */
+static void test_where(void **state)
+{
+	struct fixture *f = FIXTURE_OR_SKIP(state);
+	/* (memslot, first page, pages, writes per page): regions of 512 pages */
+	static const struct {
+		uint32_t memslot;
+		uint64_t page, pages;
+		int writes;
+	} t[] = {
+		{ 5, 0, 512, 3 },	    /* region 0 of slot 5: 1536 events */
+		{ 5, 512 * 7, 100, 2 },	    /* region 7 (14 MiB): 200 */
+		{ 3, 512 * 2 + 10, 50, 1 }, /* slot 3, region 2 (4 MiB): 50 */
+		{ 1 << 16 | 2, 0, 20, 1 },  /* address space 1, slot 2: 20 */
+	};
+	struct mt_where_sum ws;
+	int slot = mt_tracer__track(f->t, getpid());
+
+	assert_true(slot >= 0);
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		for (uint64_t p = 0; p < t[i].pages; p++)
+			for (int k = 0; k < t[i].writes; k++)
+				assert_int_equal(push(f, t[i].memslot, t[i].page + p), 0);
+	assert_int_equal(mt_tracer__where(f->t, slot, &ws), 0);
+	assert_int_equal(ws.memslot_events[5], 1536 + 200);
+	assert_int_equal(ws.memslot_events[3], 50);
+	assert_int_equal(ws.memslot_events[1 << 5 | 2], 20);
+	assert_int_equal(ws.lost, 0);
+	assert_int_equal(ws.nregions, 4);
+	assert_int_equal(ws.top[0].memslot, 5);
+	assert_int_equal(ws.top[0].region, 0);
+	assert_int_equal(ws.top[0].events, 1536);
+	assert_int_equal(ws.top[1].region, 7);
+	assert_int_equal(ws.top[1].events, 200);
+	assert_int_equal(ws.top[2].memslot, 3);
+	assert_int_equal(ws.top[2].region, 2);
+	assert_int_equal(ws.top[3].memslot, 1 << 16 | 2);
+	assert_int_equal(ws.top[3].events, 20);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -941,6 +981,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_harvest_bursts, setup_all, teardown),
 		cmocka_unit_test_setup_teardown(test_redirty_buckets, setup_all, teardown),
 		cmocka_unit_test_setup_teardown(test_redirty_bucket_bounds, setup_all, teardown),
+		cmocka_unit_test_setup_teardown(test_where, setup_all, teardown),
 		cmocka_unit_test_setup_teardown(test_curve_after_missed_look, setup_all, teardown),
 		cmocka_unit_test_setup_teardown(test_untracked, setup_qmp, teardown),
 		cmocka_unit_test_setup_teardown(test_slot_reuse, setup_all, teardown),

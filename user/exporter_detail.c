@@ -5,7 +5,9 @@
  * (summarised; the full 1 ms curve is on GET /passes), sliding-window
  * working sets, and what the BPF programs themselves cost.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "exporter.h"
 
@@ -168,8 +170,84 @@ static int curve_families(struct om_writer *w, const struct mt_export_ctx *c)
 	return 0;
 }
 
+static int region_samples(struct om_writer *w, const char *vm, const struct mt_where_sum *ws)
+{
+	for (int r = 0; r < ws->ntop; r++) {
+		char memslot[16], mib[24];
+		struct om_label l[3] = { { "vm", vm },
+					 { "memslot", memslot },
+					 { "region_mib", mib } };
+
+		snprintf(memslot, sizeof(memslot), "%u:%u", ws->top[r].memslot >> 16,
+			 ws->top[r].memslot & 0xffff);
+		/* start of the 2 MiB region, in MiB from the start of its memslot */
+		snprintf(mib, sizeof(mib), "%llu", (unsigned long long)ws->top[r].region * 2);
+		TRY(om_sample_u64(w, l, 3, ws->top[r].events, 0));
+	}
+	return 0;
+}
+
+/* Where memory is dirtied: per memslot, the busiest 2 MiB regions, and what did not fit. */
+static int where_write(struct om_writer *w, const struct mt_export_ctx *c,
+		       const struct mt_where_sum *ws, const int *have)
+{
+	const struct mt_view *v = c->view;
+	int nvm = v->nvms;
+
+	TRY(om_family(w, "migtrace_dirty_memslot_events", OM_COUNTER, NULL,
+		      "Dirty events per KVM memslot (address space:id)"));
+	for (int i = 0; i < nvm; i++)
+		for (int m = 0; have[i] && m < MT_MEMSLOT_IDS; m++) {
+			char id[16];
+			struct om_label l[2] = { { "vm", v->vms[i].vm }, { "memslot", id } };
+
+			if (!ws[i].memslot_events[m])
+				continue;
+			snprintf(id, sizeof(id), "%d:%d", m >> 5, m & 31);
+			TRY(om_sample_u64(w, l, 2, ws[i].memslot_events[m], 0));
+		}
+	TRY(om_family(w, "migtrace_dirty_region_events", OM_COUNTER, NULL,
+		      "Dirty events of the busiest 2 MiB regions (top 10 per VM): memslot and "
+		      "offset of the region in it"));
+	for (int i = 0; i < nvm; i++)
+		if (have[i])
+			TRY(region_samples(w, v->vms[i].vm, &ws[i]));
+	TRY(om_family(w, "migtrace_dirty_region_lost_events", OM_COUNTER, NULL,
+		      "Dirty events not attributed to a region: its hashed counter held another"));
+	for (int i = 0; i < nvm; i++) {
+		struct om_label l = { "vm", v->vms[i].vm };
+
+		if (have[i])
+			TRY(om_sample_u64(w, &l, 1, ws[i].lost, 0));
+	}
+	return 0;
+}
+
+static int where_families(struct om_writer *w, const struct mt_export_ctx *c)
+{
+	const struct mt_view *v = c->view;
+	struct mt_where_sum *ws = calloc(v->nvms + 1, sizeof(*ws));
+	int *have = calloc(v->nvms + 1, sizeof(*have)), err;
+
+	if (!ws || !have) {
+		free(ws);
+		free(have);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < v->nvms; i++) {
+		const struct mt_vm_hist *h = hist_of(c, &v->vms[i]);
+
+		have[i] = h && c->tracer && !mt_tracer__where(c->tracer, h->slot, &ws[i]);
+	}
+	err = where_write(w, c, ws, have);
+	free(ws);
+	free(have);
+	return err;
+}
+
 int mt_export_detail(struct om_writer *w, const struct mt_export_ctx *c)
 {
+	TRY(where_families(w, c));
 	TRY(harvest_families(w, c));
 	TRY(pass_families(w, c));
 	TRY(curve_families(w, c));

@@ -119,6 +119,16 @@ double mt_linear_count(uint64_t occupied, unsigned int bits);
 int mt_tracer__prog_stats(const struct mt_tracer *t, enum mt_tp tp, uint64_t *ret_cnt,
 			  uint64_t *ret_ns);
 
+/* Where a VM dirties memory, summed over CPUs: per memslot, and the busiest regions. */
+#define MT_TOP_REGIONS 10
+struct mt_where_sum {
+	uint64_t memslot_events[MT_MEMSLOT_IDS]; /* index (address space << 5) | (id & 31) */
+	struct mt_region top[MT_TOP_REGIONS];	 /* most events first */
+	int ntop, nregions;			 /* regions shown / regions seen */
+	uint64_t lost;				 /* events whose region bucket was taken */
+};
+int mt_tracer__where(const struct mt_tracer *t, int slot, struct mt_where_sum *out);
+
 const char *mt_tp_name(enum mt_tp tp);			/* "kvm:kvm_dirty_ring_push" */
 const char *mt_attach_mode_name(enum mt_attach_mode m); /* "raw_tp", "tracepoint", "none" */
 

@@ -13,20 +13,22 @@
 #include <bpf/bpf.h>
 #include "tracer_int.h"
 
+#define MT_DETAIL_MAPS 6
+
 static struct bpf_map *detail_map(struct mt_tracer *t, int i)
 {
-	struct bpf_map *maps[5] = { t->skel->maps.vm_state, t->skel->maps.pass_acc,
+	struct bpf_map *maps[6] = { t->skel->maps.vm_state,  t->skel->maps.pass_acc,
 				    t->skel->maps.pass_ring, t->skel->maps.redirty,
-				    t->skel->maps.page_tags };
+				    t->skel->maps.page_tags, t->skel->maps.where };
 
 	return maps[i];
 }
 
 static void **detail_ptr(struct mt_tracer *t, int i)
 {
-	void **ptrs[5] = { (void **)&t->d.vm_state, (void **)&t->d.pass_acc,
+	void **ptrs[6] = { (void **)&t->d.vm_state,  (void **)&t->d.pass_acc,
 			   (void **)&t->d.pass_ring, (void **)&t->d.redirty,
-			   (void **)&t->d.page_tags };
+			   (void **)&t->d.page_tags, (void **)&t->d.where };
 
 	return ptrs[i];
 }
@@ -45,6 +47,8 @@ int mt_detail__configure(struct mt_tracer *t)
 		err = bpf_map__set_max_entries(skel->maps.cpu_cache, t->ncpus);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.pass_acc, t->ncpus * MT_MAX_DETAIL_VMS);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.where, t->ncpus * MT_MAX_DETAIL_VMS);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.redirty, t->ncpus * MT_MAX_DETAIL_VMS *
 									   2 * MT_BUCKETS_PER_VM);
@@ -76,7 +80,7 @@ int mt_detail__map(struct mt_tracer *t)
 	t->cpu_cache = map_mmap(t->skel->maps.cpu_cache, &t->cache_len);
 	if (!t->cpu_cache)
 		return -errno;
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < MT_DETAIL_MAPS; i++) {
 		void *p = map_mmap(detail_map(t, i), &t->d.len[i]);
 
 		if (!p)
@@ -94,7 +98,7 @@ void mt_detail__unmap(struct mt_tracer *t)
 		munmap(t->cpu_cache, t->cache_len);
 	t->rows = NULL;
 	t->cpu_cache = NULL;
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < MT_DETAIL_MAPS; i++) {
 		void **p = detail_ptr(t, i);
 
 		if (*p)
@@ -117,6 +121,7 @@ static void clear_slot(struct mt_tracer *t, int slot)
 	t->d.vm_state[slot] = (struct mt_vm_state){ 0 };
 	for (int c = 0; c < t->ncpus; c++) {
 		t->d.pass_acc[c * MT_MAX_DETAIL_VMS + slot] = (struct mt_pass_acc){ 0 };
+		memset(&t->d.where[c * MT_MAX_DETAIL_VMS + slot], 0, sizeof(struct mt_where));
 		memset(&t->d.redirty[((size_t)c * MT_MAX_DETAIL_VMS + slot) * 2 *
 				     MT_BUCKETS_PER_VM],
 		       0, 2 * MT_BUCKETS_PER_VM * sizeof(uint64_t));
@@ -239,4 +244,57 @@ double mt_tracer__distinct_since(const struct mt_tracer *t, int slot, uint64_t s
 unsigned int mt_tracer__sketch_bits(const struct mt_tracer *t)
 {
 	return t->sketch_bits;
+}
+
+static int region_cmp_key(const void *a, const void *b)
+{
+	const struct mt_region *x = a, *y = b;
+
+	if (x->memslot != y->memslot)
+		return x->memslot < y->memslot ? -1 : 1;
+	return x->region < y->region ? -1 : x->region > y->region;
+}
+
+static int region_cmp_events(const void *a, const void *b)
+{
+	const struct mt_region *x = a, *y = b;
+
+	return x->events < y->events ? 1 : x->events > y->events ? -1 : 0;
+}
+
+int mt_tracer__where(const struct mt_tracer *t, int slot, struct mt_where_sum *out)
+{
+	struct mt_region *all;
+	int n = 0, m = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (slot < 0 || slot >= MT_MAX_DETAIL_VMS)
+		return -EINVAL;
+	all = malloc((size_t)t->ncpus * MT_REGION_BUCKETS * sizeof(*all));
+	if (!all)
+		return -ENOMEM;
+	for (int c = 0; c < t->ncpus; c++) {
+		const struct mt_where *w = &t->d.where[c * MT_MAX_DETAIL_VMS + slot];
+
+		out->lost += w->regions_lost;
+		for (int i = 0; i < MT_MEMSLOT_IDS; i++)
+			out->memslot_events[i] += w->memslot_events[i];
+		for (int i = 0; i < MT_REGION_BUCKETS; i++)
+			if (w->regions[i].events)
+				all[n++] = w->regions[i];
+	}
+	/* CPUs may hold one region in different buckets: merge by key, then rank. */
+	qsort(all, n, sizeof(*all), region_cmp_key);
+	for (int i = 0; i < n; i++) {
+		if (m && !region_cmp_key(&all[m - 1], &all[i]))
+			all[m - 1].events += all[i].events;
+		else
+			all[m++] = all[i];
+	}
+	qsort(all, m, sizeof(*all), region_cmp_events);
+	out->nregions = m;
+	out->ntop = m < MT_TOP_REGIONS ? m : MT_TOP_REGIONS;
+	memcpy(out->top, all, out->ntop * sizeof(*all));
+	free(all);
+	return 0;
 }
