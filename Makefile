@@ -78,6 +78,7 @@ $(BUILD)/tests/%: tests/%.c $(LIB_OBJS)
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests $< $(LIB_OBJS) $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
 
 include tools/guest/Makefile.inc
+include tools/bench/Makefile.inc
 
 # Install build and test dependencies from Debian packages (idempotent; needs root).
 deps:
@@ -96,8 +97,8 @@ san-test:
 demo: all
 	$(Q)tools/demo.sh
 
-bench: all
-	$(Q)tools/bench.sh
+bench: all bench-tools
+	$(Q)BUILD=$(BUILD) tools/bench.sh
 
 vmlinux:
 	$(call msg,GEN,$(VMLINUX_H))
@@ -108,7 +109,7 @@ install: $(BUILD)/migtrace
 	install -D -m 0755 $(BUILD)/migtrace $(DESTDIR)$(prefix)/sbin/migtrace
 	install -D -m 0644 man/migtrace.8 $(DESTDIR)$(prefix)/share/man/man8/migtrace.8
 
-FORMAT_SRCS := $(wildcard user/*.[ch] include/*.h bpf/*.[ch] tests/*.[ch])
+FORMAT_SRCS := $(wildcard user/*.[ch] include/*.h bpf/*.[ch] tests/*.[ch] tools/bench/*.c)
 format:
 	clang-format -i $(FORMAT_SRCS)
 check-format:
