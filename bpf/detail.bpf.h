@@ -55,14 +55,19 @@ struct {
 	__type(value, __u64);
 } redirty SEC(".maps");
 
-/* [slot][hashed page]: when the page was last dirtied (0: never); resized to VMs << sketch_bits */
+/*
+ * [slot][bitmap][word]: a bit per hashed page, for the passes of each parity
+ * and for pages ever dirtied; resized to VMs * 3 << (sketch_bits - 6) words.
+ * Bits, not per-page timestamps: 512 pages share a cache line, and the memory
+ * an event touches is what the detail path costs.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, MT_MAX_DETAIL_VMS << MT_DEFAULT_SKETCH_BITS);
+	__uint(max_entries, MT_MAX_DETAIL_VMS *MT_PAGE_BITMAPS << (MT_DEFAULT_SKETCH_BITS - 6));
 	__type(key, __u32);
 	__type(value, __u64);
-} page_tags SEC(".maps");
+} page_bits SEC(".maps");
 
 /* [cpu][slot], resized to nr_cpus * MT_MAX_DETAIL_VMS */
 struct {
@@ -128,6 +133,24 @@ static __always_inline void clear_curve(__u32 half)
 	bpf_loop(MT_BUCKETS_PER_VM, clear_bucket, &c, 0);
 }
 
+static long clear_word(__u32 i, void *data)
+{
+	__u32 idx = *(__u32 *)data + i;
+	__u64 *w = bpf_map_lookup_elem(&page_bits, &idx);
+
+	if (w)
+		*w = 0;
+	return 0;
+}
+
+/* Zero one bitmap (harvests only: at most once per pass, 2^(bits - 6) words). */
+static __always_inline void clear_bits(__u32 bitmap)
+{
+	__u32 base = bitmap << (sketch_bits - 6);
+
+	bpf_loop(1U << (sketch_bits - 6), clear_word, &base, 0);
+}
+
 /* Count the event in its memslot and its 2 MiB region (this CPU's counters). */
 static __always_inline void where_dirty(__u32 aidx, __u32 memslot, __u64 offset)
 {
@@ -168,10 +191,10 @@ static __always_inline void flush_acc(__u32 slot, struct mt_pass_acc *acc)
 static __always_inline void detail_dirty(__u32 slot, __u32 memslot, __u64 offset, __u64 now)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
-	__u32 aidx = cpu * MT_MAX_DETAIL_VMS + slot, bidx, tidx;
+	__u32 aidx = cpu * MT_MAX_DETAIL_VMS + slot, bidx, widx, h;
 	struct mt_vm_state *vm = bpf_map_lookup_elem(&vm_state, &slot);
 	struct mt_pass_acc *acc = bpf_map_lookup_elem(&pass_acc, &aidx);
-	__u64 *bucket, *tag, old;
+	__u64 *bucket, *word, bit;
 
 	if (!vm || !acc || cpu >= nr_cpus)
 		return;
@@ -191,16 +214,20 @@ static __always_inline void detail_dirty(__u32 slot, __u32 memslot, __u64 offset
 	bucket = bpf_map_lookup_elem(&redirty, &bidx);
 	if (bucket)
 		(*bucket)++;
-	tidx = (slot << sketch_bits) | page_hash(memslot, offset);
-	tag = bpf_map_lookup_elem(&page_tags, &tidx);
-	if (!tag)
-		return;
-	old = *tag;
-	if (!old || old < vm->pass_start_ns) {
-		acc->distinct++;
-		acc->first += !old;
+	h = page_hash(memslot, offset);
+	bit = 1ULL << (h & 63);
+	widx = ((slot * MT_PAGE_BITMAPS + (vm->pass_seq & 1)) << (sketch_bits - 6)) + (h >> 6);
+	word = bpf_map_lookup_elem(&page_bits, &widx);
+	if (!word || (*word & bit))
+		return; /* already dirty in this pass: the common case of a busy page */
+	__sync_fetch_and_or(word, bit);
+	acc->distinct++;
+	widx = ((slot * MT_PAGE_BITMAPS + MT_BITS_EVER) << (sketch_bits - 6)) + (h >> 6);
+	word = bpf_map_lookup_elem(&page_bits, &widx);
+	if (word && !(*word & bit)) {
+		__sync_fetch_and_or(word, bit);
+		acc->first++;
 	}
-	*tag = now;
 }
 
 /* A harvest event at `now`: a burst of them ends the pass and opens the next. */
@@ -230,6 +257,9 @@ static __always_inline void detail_harvest(__u32 slot, __u64 now)
 	rec = bpf_map_lookup_elem(&pass_ring, &idx);
 	if (rec)
 		*rec = (struct mt_pass_rec){ .seq = seq, .start_ns = now };
+	/* The new pass's bitmap held pass seq - 2: clear it before the pass opens. */
+	clear_bits(slot * MT_PAGE_BITMAPS + (seq & 1));
+	vm->bits_seq[seq & 1] = seq;
 	vm->pass_start_ns = now;
 	vm->last_harvest_ns = now;
 	vm->pass_seq = seq;

@@ -85,8 +85,9 @@ struct mt_proc_stats {
 #define MT_BUCKET_OVERFLOW     MT_NR_BUCKETS /* ... and one for everything later */
 #define MT_BUCKETS_PER_VM      (MT_NR_BUCKETS + 1)
 #define MT_PASS_RING	       64 /* newest passes kept per VM */
-#define MT_DEFAULT_SKETCH_BITS 16 /* 2^16 page tags per VM (see docs/ARCHITECTURE.md) */
-#define MT_MAX_SKETCH_BITS     22
+#define MT_DEFAULT_SKETCH_BITS 16 /* 2^16 hashed page bits per VM (see docs/ARCHITECTURE.md) */
+#define MT_MIN_SKETCH_BITS     10
+#define MT_MAX_SKETCH_BITS     24
 
 /*
  * Where memory is dirtied: events per memslot (index (address space << 5) |
@@ -122,7 +123,12 @@ struct mt_vm_state {
 	__u32 pass_seq;	       /* current pass; 0 = before the first harvest */
 	__u64 pass_start_ns;   /* harvest that opened the current pass */
 	__u64 last_harvest_ns; /* newest harvest event */
+	__u32 bits_seq[2];     /* the pass whose page bits each parity holds */
 };
+
+/* Page bitmaps per slot: one per pass parity, and one of pages ever dirtied. */
+#define MT_PAGE_BITMAPS 3
+#define MT_BITS_EVER	2
 
 /* This CPU's share of a pass; flushed into the pass record when the CPU sees a newer pass. */
 struct mt_pass_acc {

@@ -21,6 +21,7 @@
 #include "loop.h"
 #include "measure.h"
 #include "options.h"
+#include "passes.h"
 #include "qmp.h"
 #include "sampler.h"
 #include "tracer.h"
@@ -188,8 +189,10 @@ static int poll_qemu(struct qmp_sync *q, struct window *w, const char **ret_err)
 	return done;
 }
 
-static int run_window(struct qmp_sync *q, struct mt_tracer *t, int pid, int slot,
-		      const struct measure_opts *o, struct window *w, const char **ret_err)
+/* Passes are followed as serve does; the window's pages are the union of its passes. */
+static int run_window_hist(struct qmp_sync *q, struct mt_tracer *t, int pid, int slot,
+			   const struct measure_opts *o, struct window *w, struct mt_hists *hs,
+			   const char **ret_err)
 {
 	char args[128];
 	struct json_object *reply;
@@ -200,6 +203,9 @@ static int run_window(struct qmp_sync *q, struct mt_tracer *t, int pid, int slot
 		 (unsigned long long)o->window_s, o->mode);
 	prev = w->events = pushes_of(t, pid);
 	prev_ns = w->start_ns = mt_now_ns();
+	if (slot < 0 || mt_hists__update(hs, t, pid, slot, NULL, w->start_ns, 0))
+		return -ENOMEM;
+	mt_vm_hist__union_reset(mt_hists__find(hs, pid), w->start_ns);
 	if (!sync_cmd(q, "calc-dirty-rate", args, &reply, ret_err))
 		return -EPROTO;
 	json_object_put(reply);
@@ -215,6 +221,7 @@ static int run_window(struct qmp_sync *q, struct mt_tracer *t, int pid, int slot
 			w->peak_bps = (cur - prev) * 4096.0 * 1e9 / (now - prev_ns);
 		prev = cur;
 		prev_ns = now;
+		mt_hists__update(hs, t, pid, slot, NULL, now, 0);
 		w->samples++;
 		if (now >= next_poll) {
 			done = poll_qemu(q, w, ret_err);
@@ -225,8 +232,19 @@ static int run_window(struct qmp_sync *q, struct mt_tracer *t, int pid, int slot
 	}
 	w->end_ns = mt_now_ns();
 	w->events = pushes_of(t, pid) - w->events;
-	w->distinct = slot >= 0 ? mt_tracer__distinct_since(t, slot, w->start_ns) : -1;
+	mt_hists__update(hs, t, pid, slot, NULL, w->end_ns, 0);
+	w->distinct = mt_vm_hist__union_distinct(mt_hists__find(hs, pid), t);
 	return done ? 0 : -ETIMEDOUT;
+}
+
+static int run_window(struct qmp_sync *q, struct mt_tracer *t, int pid, int slot,
+		      const struct measure_opts *o, struct window *w, const char **ret_err)
+{
+	struct mt_hists hs = { 0 };
+	int err = run_window_hist(q, t, pid, slot, o, w, &hs, ret_err);
+
+	mt_hists__free(&hs);
+	return err;
 }
 
 static void print_window(const struct measure_opts *o, const char *vm, int pid,

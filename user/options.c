@@ -51,9 +51,9 @@ static const struct argp_option serve_options[] = {
 	  "Counters and rates only: no passes, re-dirty curves or distinct pages (cheaper)", 0 },
 	{ "track", OPT_TRACK, "all|qmp", 0,
 	  "Processes BPF counts: every KVM process (default) or only the --qmp ones", 0 },
-	{ "page-tags", OPT_PAGE_TAGS, "N", 0,
-	  "Page tags per VM for distinct-page counting, a power of two 1024..4194304 "
-	  "(default 65536; 8 bytes each)",
+	{ "page-bits", OPT_PAGE_TAGS, "N", 0,
+	  "Hashed page bits per VM for distinct-page counting, a power of two 1024..16777216 "
+	  "(default 65536)",
 	  0 },
 	{ "duration", OPT_DURATION, "DURATION", 0,
 	  "Exit after this long (default: run until signalled)", 0 },
@@ -213,7 +213,8 @@ static error_t serve_parse(int key, char *arg, struct argp_state *state)
 	case OPT_PAGE_TAGS:
 		if (mt_parse_page_tags(arg, &o->sketch_bits)) {
 			argp_error(state,
-				   "invalid --page-tags '%s' (a power of two, 1024..4194304)", arg);
+				   "invalid --page-bits '%s' (a power of two, 1024..16777216)",
+				   arg);
 			return EINVAL;
 		}
 		return 0;

@@ -21,7 +21,7 @@ struct mt_options {
 	uint64_t duration_ns;	  /* 0: run until a signal */
 	enum mt_attach_pref attach;
 	enum mt_track track;	  /* which processes BPF follows */
-	unsigned int sketch_bits; /* page tags per VM = 2^bits */
+	unsigned int sketch_bits; /* hashed page bits per VM = 2^bits */
 	int no_bpf;
 	int no_detail;
 	int verbose;
@@ -36,7 +36,7 @@ struct mt_options {
 int mt_options_parse(int argc, char **argv, unsigned int flags, struct mt_options *opts);
 /* "10ms", "1.5s", "250us", "2m" or a bare number of milliseconds -> ns. 0 or -EINVAL/-ERANGE. */
 int mt_parse_duration(const char *s, uint64_t *ret_ns);
-/* Number of page tags (a power of two, 2^10..2^22) -> its log2. 0, -EINVAL or -ERANGE. */
+/* Number of page bits (a power of two, 2^10..2^24) -> its log2. 0, -EINVAL or -ERANGE. */
 int mt_parse_page_tags(const char *s, unsigned int *ret_bits);
 /* Octal file mode such as "0660". 0 or -EINVAL. */
 int mt_parse_mode(const char *s, mode_t *ret_mode);

@@ -24,6 +24,18 @@ struct mt_pass_entry {
 	uint64_t dirty_sync_count;
 };
 
+/*
+ * Unions of closed passes' page bits, by the time the pass ended, in buckets
+ * of gran_ns: a sliding window is the union of the buckets it overlaps.
+ */
+#define MT_WIN_BUCKETS_MAX 11
+struct mt_bits_ring {
+	uint64_t gran_ns;
+	int n;
+	uint64_t ids[MT_WIN_BUCKETS_MAX]; /* end_ns / gran_ns of what each bucket holds */
+	uint64_t *bits;			  /* n bitmaps */
+};
+
 struct mt_vm_hist {
 	uint32_t tgid;
 	int slot;
@@ -36,8 +48,13 @@ struct mt_vm_hist {
 	struct mt_pass cur;		   /* the open pass so far */
 	uint64_t curve[MT_BUCKETS_PER_VM]; /* events by 1 ms bucket, newest closed pass */
 	uint32_t curve_seq;		   /* the pass that curve is of */
-	double ws_1s, ws_10s;		   /* distinct pages dirtied in the last 1 s / 10 s */
-	uint64_t ws_ns;			   /* when the windows were computed (0: never) */
+	size_t words;			   /* of one page bitmap */
+	uint64_t *scratch;		   /* one bitmap */
+	struct mt_bits_ring win[2];	   /* 250 ms x 5 (1 s window), 1 s x 11 (10 s) */
+	uint64_t *union_bits;		   /* every pass since mt_vm_hist__union_reset() */
+	uint64_t union_since_ns;
+	double ws_1s, ws_10s; /* distinct pages dirtied in the last 1 s / 10 s */
+	uint64_t ws_ns;	      /* when the windows were computed (0: never) */
 };
 
 struct mt_hists {
@@ -55,6 +72,9 @@ struct mt_vm_hist *mt_hists__find(const struct mt_hists *hs, uint32_t tgid);
  */
 int mt_hists__update(struct mt_hists *hs, struct mt_tracer *t, uint32_t tgid, int slot,
 		     const struct mt_migrate_info *mig, uint64_t now_ns, int scan_windows);
+/* Distinct pages of the passes since the last mt_vm_hist__union_reset(), the open one included. */
+double mt_vm_hist__union_distinct(struct mt_vm_hist *h, struct mt_tracer *t);
+void mt_vm_hist__union_reset(struct mt_vm_hist *h, uint64_t now_ns);
 /* Drop the history of processes that no longer have a slot. */
 void mt_hists__prune(struct mt_hists *hs, const struct mt_tracer *t);
 void mt_hists__free(struct mt_hists *hs);

@@ -28,7 +28,7 @@ enum mt_track { MT_TRACK_ALL, MT_TRACK_QMP, MT_TRACK_MAX };
 struct mt_tracer_options {
 	enum mt_attach_pref pref;
 	enum mt_track track;
-	unsigned int sketch_bits; /* page tags per VM = 2^sketch_bits (0: default) */
+	unsigned int sketch_bits; /* hashed page bits per VM = 2^sketch_bits (0: default) */
 	int no_detail;		  /* counters only: no passes, curves, page tags */
 	int no_attach;		  /* load but do not attach (tests drive the programs) */
 	int verbose;		  /* route libbpf debug output to the log */
@@ -108,8 +108,11 @@ int mt_tracer__pass(const struct mt_tracer *t, int slot, uint32_t seq, struct mt
  * number of CPUs whose share was still there (0: the curve is gone).
  */
 int mt_tracer__curve(const struct mt_tracer *t, int slot, uint32_t seq, uint64_t *out);
-/* Estimated distinct pages dirtied at or after since_ns (scans the page tags). */
-double mt_tracer__distinct_since(const struct mt_tracer *t, int slot, uint64_t since_ns);
+/* Words of one page bitmap (2^sketch_bits bits). */
+size_t mt_tracer__bits_words(const struct mt_tracer *t);
+/* Copy the page bits of pass seq (open, or the newest closed one). 0 or -ENOENT. */
+int mt_tracer__pass_bits(const struct mt_tracer *t, int slot, uint32_t seq, uint64_t *out);
+uint64_t mt_popcount(const uint64_t *bits, size_t words);
 unsigned int mt_tracer__sketch_bits(const struct mt_tracer *t);
 /* Linear counting: distinct keys estimated from occupied slots of a 2^bits table. */
 double mt_linear_count(uint64_t occupied, unsigned int bits);

@@ -19,7 +19,7 @@ static struct bpf_map *detail_map(struct mt_tracer *t, int i)
 {
 	struct bpf_map *maps[6] = { t->skel->maps.vm_state,  t->skel->maps.pass_acc,
 				    t->skel->maps.pass_ring, t->skel->maps.redirty,
-				    t->skel->maps.page_tags, t->skel->maps.where };
+				    t->skel->maps.page_bits, t->skel->maps.where };
 
 	return maps[i];
 }
@@ -28,7 +28,7 @@ static void **detail_ptr(struct mt_tracer *t, int i)
 {
 	void **ptrs[6] = { (void **)&t->d.vm_state,  (void **)&t->d.pass_acc,
 			   (void **)&t->d.pass_ring, (void **)&t->d.redirty,
-			   (void **)&t->d.page_tags, (void **)&t->d.where };
+			   (void **)&t->d.page_bits, (void **)&t->d.where };
 
 	return ptrs[i];
 }
@@ -38,7 +38,7 @@ int mt_detail__configure(struct mt_tracer *t)
 	struct migtrace_bpf *skel = t->skel;
 	int err;
 
-	if (t->sketch_bits < 10 || t->sketch_bits > MT_MAX_SKETCH_BITS)
+	if (t->sketch_bits < MT_MIN_SKETCH_BITS || t->sketch_bits > MT_MAX_SKETCH_BITS)
 		return -EINVAL;
 	skel->rodata->sketch_bits = t->sketch_bits;
 	skel->rodata->nr_cpus = t->ncpus;
@@ -53,8 +53,9 @@ int mt_detail__configure(struct mt_tracer *t)
 		err = bpf_map__set_max_entries(skel->maps.redirty, t->ncpus * MT_MAX_DETAIL_VMS *
 									   2 * MT_BUCKETS_PER_VM);
 	if (!err)
-		err = bpf_map__set_max_entries(skel->maps.page_tags,
-					       MT_MAX_DETAIL_VMS << t->sketch_bits);
+		err = bpf_map__set_max_entries(skel->maps.page_bits,
+					       MT_MAX_DETAIL_VMS * MT_PAGE_BITMAPS *
+						       mt_tracer__bits_words(t));
 	return err;
 }
 
@@ -127,8 +128,8 @@ static void clear_slot(struct mt_tracer *t, int slot)
 		       0, 2 * MT_BUCKETS_PER_VM * sizeof(uint64_t));
 	}
 	memset(&t->d.pass_ring[slot * MT_PASS_RING], 0, MT_PASS_RING * sizeof(struct mt_pass_rec));
-	memset(&t->d.page_tags[(size_t)slot << t->sketch_bits], 0,
-	       sizeof(uint64_t) << t->sketch_bits);
+	memset(&t->d.page_bits[(size_t)slot * MT_PAGE_BITMAPS * mt_tracer__bits_words(t)], 0,
+	       MT_PAGE_BITMAPS * mt_tracer__bits_words(t) * sizeof(uint64_t));
 }
 
 int mt_tracer__track(struct mt_tracer *t, uint32_t tgid)
@@ -231,14 +232,29 @@ double mt_linear_count(uint64_t occupied, unsigned int bits)
 	return -m * log1p(-(double)occupied / m);
 }
 
-double mt_tracer__distinct_since(const struct mt_tracer *t, int slot, uint64_t since_ns)
+size_t mt_tracer__bits_words(const struct mt_tracer *t)
 {
-	const uint64_t *tags = &t->d.page_tags[(size_t)slot << t->sketch_bits];
+	return (size_t)1 << (t->sketch_bits - 6);
+}
+
+int mt_tracer__pass_bits(const struct mt_tracer *t, int slot, uint32_t seq, uint64_t *out)
+{
+	size_t words = mt_tracer__bits_words(t);
+	const uint64_t *b = &t->d.page_bits[((size_t)slot * MT_PAGE_BITMAPS + (seq & 1)) * words];
+
+	if (slot < 0 || slot >= MT_MAX_DETAIL_VMS || t->d.vm_state[slot].bits_seq[seq & 1] != seq)
+		return -ENOENT; /* cleared for pass seq + 2 already */
+	memcpy(out, b, words * sizeof(*out));
+	return 0;
+}
+
+uint64_t mt_popcount(const uint64_t *bits, size_t words)
+{
 	uint64_t n = 0;
 
-	for (size_t i = 0; i < (1ULL << t->sketch_bits); i++)
-		n += tags[i] >= since_ns && tags[i];
-	return mt_linear_count(n, t->sketch_bits);
+	for (size_t i = 0; i < words; i++)
+		n += __builtin_popcountll(bits[i]);
+	return n;
 }
 
 unsigned int mt_tracer__sketch_bits(const struct mt_tracer *t)

@@ -13,7 +13,7 @@ struct mt_detail_maps {
 	struct mt_pass_acc *pass_acc;  /* [cpu][slot] */
 	struct mt_pass_rec *pass_ring; /* [slot][seq % MT_PASS_RING] */
 	uint64_t *redirty;	       /* [cpu][slot][bucket] */
-	uint64_t *page_tags;	       /* [slot][hash] */
+	uint64_t *page_bits;	       /* [slot][bitmap][word] */
 	struct mt_where *where;	       /* [cpu][slot] */
 	size_t len[6];
 	uint32_t slot_tgid[MT_MAX_DETAIL_VMS]; /* user space's view of vm_slots */
