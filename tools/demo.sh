@@ -36,19 +36,24 @@ show() {
 	curl -sf --unix-socket "$T/mt.sock" http://localhost/metrics | awk -v t="$1" '
 	function mib(x) { return sprintf("%7.2f", x / 1048576) }
 	/^migtrace_migration_status_info\{vm="src"/ { match($0, /status="[a-z-]*"/); st = substr($0, RSTART + 8, RLENGTH - 9) }
-	/^migtrace_dirty_rate_bytes_per_second\{vm="src"/ { kr = $2 }
+	/^migtrace_dirty_working_set_pages\{vm="src",window="1s"/ { ws = $2 * 4096 }
 	/^migtrace_migration_dirty_rate_bytes_per_second\{vm="src"/ { qr = $2 }
 	/^migtrace_migration_transfer_rate_bytes_per_second\{vm="src"/ { tr = $2 }
 	/^migtrace_migration_remaining_bytes\{vm="src"/ { rem = $2 }
-	/^migtrace_migration_processed_bytes\{vm="src"/ { sent = $2 }
 	/^migtrace_migration_dirty_syncs\{vm="src"/ { syncs = $2 }
-	/^migtrace_dirty_pages_total\{vm="src"/ { pages = $2 }
-	END { printf "%5.1fs %-10s %s %s %s %s %s %5d %10d\n", t, st, mib(kr), mib(qr), mib(tr), mib(sent), mib(rem), syncs, pages }'
+	/^migtrace_dirty_passes_total\{vm="src"/ { passes = $2 }
+	/^migtrace_dirty_pass_distinct_pages\{vm="src"/ { pd = $2 }
+	/^migtrace_dirty_redirty_events\{vm="src",within="0.01"/ { r10 = $2 }
+	/^migtrace_dirty_redirty_events\{vm="src",within="\+Inf"/ { rinf = $2 }
+	END { printf "%5.1fs %-10s %s %s %s %s %5d %6d %6.0f %5.0f%%\n", t, st, mib(ws), mib(qr), mib(tr),
+		mib(rem), syncs, passes, pd, rinf ? 100 * r10 / rinf : 0 }'
 }
 elapsed() { awk -v s="$start" -v n="$(date +%s.%N)" 'BEGIN { printf "%.1f", n - s }'; }
 header() {
-	printf "%6s %-10s %7s %7s %7s %7s %7s %5s %10s\n" time status kernel qemu link sent remain syncs "kernel"
-	printf "%6s %-10s %7s %7s %7s %7s %7s %5s %10s\n" "" "" "dirty" "dirty" "MiB/s" "MiB" "MiB" "" "dirtied"
+	printf "%6s %-10s %7s %7s %7s %7s %5s %6s %6s %6s\n" time status kernel qemu link remain syncs \
+		kernel pass "in"
+	printf "%6s %-10s %7s %7s %7s %7s %5s %6s %6s %6s\n" "" "" "wset" "dirty" "MiB/s" "MiB" "" \
+		passes pages "10ms"
 	printf "%6s %-10s %7s %7s\n" "" "" "MiB/s" "MiB/s"
 }
 
@@ -62,12 +67,14 @@ for _ in $(seq 12); do
 	show "$(elapsed)"
 done
 echo
-echo "   kernel dirty MiB/s is measured per 10 ms in BPF and exists from the first write on;"
-echo "   QEMU's own rate appears only after its first ~1 s bitmap period. (On a host without"
-echo "   VMX/SVM, KVM emulates guest code and every guest write is a dirty-ring push, so the"
-echo "   kernel rate counts writes, far above QEMU's distinct-page rate.) Each bitmap sync"
-echo "   finds the 4 MiB working set dirty again and 'remain' climbs back: 4 MiB > 4 MiB/s x"
-echo "   0.3 s allowed downtime, so this migration cannot converge."
+echo "   kernel wset: distinct pages dirtied in the last second, counted in BPF from the first"
+echo "   write on; QEMU's own rate appears only after its first ~1 s bitmap period. kernel"
+echo "   passes: harvest to harvest (here every ~70 ms, when a vCPU's 4096-entry ring fills);"
+echo "   pass pages: distinct pages of the last pass (1025: the guest's whole working set, every"
+echo "   pass); in 10ms: share of a pass's dirty events within 10 ms of its harvest (the"
+echo "   re-dirty curve, 1 ms resolution on GET /passes). The whole 4 MiB working set is dirty"
+echo "   again at every sync: 4 MiB > 4 MiB/s x 0.3 s allowed downtime, so this migration"
+echo "   cannot converge."
 echo
 echo "== raising the link to 64 MiB/s (migrate-set-parameters): now it converges"
 /usr/bin/python3 "$TOP/tools/qmp-cmd" "$T/src.qmp" migrate-set-parameters '{"max-bandwidth": 67108864}' >/dev/null
@@ -79,8 +86,22 @@ for _ in $(seq 6); do
 done
 "$TOP/tools/vmpair" wait "$T" --timeout 30 | sed 's/^/   /'
 echo
-echo "== per-vCPU series and fault counters of the source (excerpt)"
+echo "== the source's last passes and the re-dirty curve of the newest (GET /passes)"
+curl -sf --unix-socket "$T/mt.sock" 'http://localhost/passes?vm=src&limit=3' | /usr/bin/python3 -c '
+import json, sys
+for v in json.load(sys.stdin)["vms"]:
+    for p in v["passes"]:
+        q = p.get("qmp_at_end", {})
+        print("   pass %4d  %6.1f ms  %5d events  %6.0f distinct pages  QEMU remaining %5.2f MiB"
+              % (p["pass"], 1e3 * p["duration_seconds"], p["events"], p["distinct_pages"],
+                 q.get("ram_remaining_bytes", 0) / 1048576))
+    c = v.get("redirty_curve")
+    if c:
+        print("   curve of pass %d, events per 1 ms after its harvest: %s ..." % (c["pass"], c["events"][:12]))
+'
+echo
+echo "== where the source dirtied memory (busiest 2 MiB regions)"
 curl -sf --unix-socket "$T/mt.sock" http://localhost/metrics |
-	grep -E '^migtrace_(vcpu_dirty_pages_total|fault_page_faults_total|dirty_ring_resets_total)\{vm="src"' | sed 's/^/   /'
+	grep -E '^migtrace_dirty_region_events_total\{vm="src"' | head -n 4 | sed 's/^/   /'
 echo
 echo "== done: stopping migtrace and both QEMUs"
