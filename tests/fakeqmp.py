@@ -7,15 +7,32 @@ fakeqmp.py SOCKET MODE LOG
   stuck    accept and never send anything
   close    greet, then close right after the first command
   huge     greet, then send an endless JSON string (past migtrace's 1 MiB limit)
+  good:NAME  a well-behaved idle QEMU named NAME (no vCPU threads, no migration)
 Every line received is appended to LOG, so tests can prove migtrace only
 ever sent qmp_capabilities and query-* commands.
 """
+import json
 import os
 import socket
 import sys
 import threading
 
 GREETING = b'{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}}, "capabilities": []}}\r\n'
+
+
+def answer(line, name):
+    """The reply a QEMU with no vCPU thread and no migration would give."""
+    try:
+        req = json.loads(line)
+    except ValueError:
+        return b'{"error": {"class": "GenericError", "desc": "bad json"}}\r\n'
+    ret = {"query-name": {"name": name},
+           "query-status": {"status": "running", "running": True},
+           "query-cpus-fast": []}.get(req.get("execute"), {})
+    reply = {"return": ret}
+    if "id" in req:
+        reply["id"] = req["id"]
+    return (json.dumps(reply) + "\r\n").encode()
 
 
 def serve(conn, mode, log):
@@ -48,6 +65,8 @@ def talk(conn, mode, log):
                     return
                 if mode == "garbage":
                     conn.sendall(b"this is not json at all }}}\r\n")
+                if mode.startswith("good:"):
+                    conn.sendall(answer(line, mode[5:]))
                 if mode == "huge":
                     conn.sendall(b'{"return": "' + b"x" * (2 << 20) + b'"}\r\n')
 

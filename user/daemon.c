@@ -20,6 +20,7 @@
 #include "openmetrics.h"
 #include "passes.h"
 #include "qmp.h"
+#include "qmpset.h"
 #include "sampler.h"
 #include "tracer.h"
 
@@ -31,10 +32,7 @@ struct mt_daemon {
 	struct mt_loop *loop;
 	struct mt_tracer *tracer;
 	struct mt_sampler *sampler;
-	struct qmp_client **qmp;
-	struct mt_vm_src *srcs;
-	const struct qmp_stats **qstats;
-	int nqmp;
+	struct mt_qmpset qs;
 	struct mt_counters counters;
 	struct mt_view view;
 	struct mt_hists hists;
@@ -46,21 +44,6 @@ struct mt_daemon {
 	int slots_full_logged;
 };
 
-static void refresh_srcs(struct mt_daemon *d)
-{
-	for (int i = 0; i < d->nqmp; i++) {
-		const struct qmp_snapshot *s = qmp_client__snapshot(d->qmp[i]);
-
-		d->srcs[i] = (struct mt_vm_src){
-			.qmp_path = qmp_client__path(d->qmp[i]),
-			.snap = s,
-			.up = qmp_client__up(d->qmp[i]),
-			.reason = qmp_client__reason(d->qmp[i]),
-		};
-		d->qstats[i] = qmp_client__stats(d->qmp[i]);
-	}
-}
-
 #define WINDOW_SCAN_NS 250000000ULL /* sliding-window working sets: a tag scan per 250 ms */
 
 /* Give VMs detail slots (all KVM processes, or only --qmp ones) and read their passes. */
@@ -71,7 +54,7 @@ static void update_detail(struct mt_daemon *d)
 
 	for (int i = 0; i < d->view.nvms; i++) {
 		const struct mt_vm_view *vm = &d->view.vms[i];
-		const struct qmp_snapshot *snap = vm->src >= 0 ? d->srcs[vm->src].snap : NULL;
+		const struct qmp_snapshot *snap = vm->src >= 0 ? d->qs.srcs[vm->src].snap : NULL;
 		int slot;
 
 		if (vm->pid <= 0 || (d->opts->track == MT_TRACK_QMP && vm->src < 0))
@@ -103,8 +86,8 @@ static void on_sample(struct mt_loop *loop, int fd, uint32_t events, void *data)
 		if (err)
 			log_warn("reading BPF counters failed: %s", strerror(-err));
 	}
-	refresh_srcs(d);
-	err = mt_sampler__step(d->sampler, d->tracer ? &d->counters : NULL, d->srcs, d->nqmp,
+	mt_qmpset__refresh(&d->qs);
+	err = mt_sampler__step(d->sampler, d->tracer ? &d->counters : NULL, d->qs.srcs, d->qs.n,
 			       &d->view);
 	if (err)
 		log_warn("sampling step failed: %s", strerror(-err));
@@ -118,8 +101,7 @@ static void on_qmp_tick(struct mt_loop *loop, int fd, uint32_t events, void *dat
 	uint64_t now = mt_now_ns();
 
 	mt_timerfd_drain(fd);
-	for (int i = 0; i < d->nqmp; i++)
-		qmp_client__tick(d->qmp[i], now);
+	mt_qmpset__tick(&d->qs, now);
 }
 
 static void on_housekeeping(struct mt_loop *loop, int fd, uint32_t events, void *data)
@@ -132,6 +114,12 @@ static void on_housekeeping(struct mt_loop *loop, int fd, uint32_t events, void 
 		d->last_gc_ns = now;
 		mt_tracer__gc(d->tracer);
 		mt_hists__prune(&d->hists, d->tracer);
+	}
+	/* New sockets start being polled now; the view drops vanished ones at once. */
+	if (d->opts->nglobs &&
+	    mt_qmpset__scan(&d->qs, d->opts->qmp_globs, d->opts->nglobs, d->sampler)) {
+		on_qmp_tick(loop, d->qmp_fd, 0, d);
+		on_sample(loop, d->sample_fd, 0, d);
 	}
 	if (d->opts->duration_ns && now - d->start_ns >= d->opts->duration_ns) {
 		log_info("--duration reached, exiting");
@@ -158,9 +146,9 @@ static struct mt_export_ctx export_ctx(struct mt_daemon *d)
 {
 	return (struct mt_export_ctx){
 		.view = &d->view,
-		.srcs = d->srcs,
-		.qmp_stats = d->qstats,
-		.nsrcs = d->nqmp,
+		.srcs = d->qs.srcs,
+		.qmp_stats = d->qs.stats,
+		.nsrcs = d->qs.n,
 		.tracer = d->tracer,
 		.hists = &d->hists,
 		.interval_ns = d->opts->interval_ns,
@@ -276,27 +264,21 @@ static int start_tracer(struct mt_daemon *d)
 
 static int start_qmp(struct mt_daemon *d)
 {
-	int usable = 0;
+	int usable = 0, err;
 
-	d->nqmp = d->opts->nqmp;
-	d->qmp = calloc(d->nqmp + 1, sizeof(*d->qmp));
-	d->srcs = calloc(d->nqmp + 1, sizeof(*d->srcs));
-	d->qstats = calloc(d->nqmp + 1, sizeof(*d->qstats));
-	if (!d->qmp || !d->srcs || !d->qstats)
-		return -ENOMEM;
-	for (int i = 0; i < d->nqmp; i++) {
-		struct qmp_client_options qo = {
-			.path = d->opts->qmp[i],
-			.timeout_ns = d->opts->qmp_timeout_ns,
-			.reconnect_ns = 1000000000ULL,
-		};
-
+	d->qs = (struct mt_qmpset){ .loop = d->loop, .timeout_ns = d->opts->qmp_timeout_ns };
+	for (int i = 0; i < d->opts->nqmp; i++) {
 		/* The client itself says why when it first tries to connect. */
-		if (!qmp_path_hopeless(qo.path))
+		if (!qmp_path_hopeless(d->opts->qmp[i]))
 			usable++;
-		d->qmp[i] = qmp_client__new(d->loop, &qo);
-		if (!d->qmp[i])
-			return -errno;
+		err = mt_qmpset__add(&d->qs, d->opts->qmp[i], 0);
+		if (err)
+			return err;
+	}
+	/* A pattern may match sockets only later: it counts as usable. */
+	if (d->opts->nglobs) {
+		usable++;
+		mt_qmpset__scan(&d->qs, d->opts->qmp_globs, d->opts->nglobs, d->sampler);
 	}
 	return usable;
 }
@@ -353,11 +335,7 @@ static int start_http(struct mt_daemon *d)
 static void daemon_free(struct mt_daemon *d)
 {
 	mt_http__free(d->http);
-	for (int i = 0; i < d->nqmp; i++)
-		qmp_client__free(d->qmp[i]);
-	free(d->qmp);
-	free(d->srcs);
-	free(d->qstats);
+	mt_qmpset__free(&d->qs);
 	mt_tracer__free(d->tracer);
 	mt_sampler__free(d->sampler);
 	mt_counters__free(&d->counters);

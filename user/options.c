@@ -18,6 +18,7 @@ enum {
 	OPT_TRACK,
 	OPT_PAGE_TAGS,
 	OPT_NO_DETAIL,
+	OPT_QMP_GLOB,
 };
 
 static const char serve_doc[] =
@@ -38,6 +39,10 @@ static const struct argp_option serve_options[] = {
 	  "Serve metrics on this Unix socket (default " MT_DEFAULT_SOCKET ")", 0 },
 	{ "socket-mode", OPT_SOCKET_MODE, "MODE", 0, "Octal mode of the socket (default 0660)", 0 },
 	{ "qmp", 'q', "PATH", 0, "QEMU QMP monitor socket to follow (repeatable)", 0 },
+	{ "qmp-glob", OPT_QMP_GLOB, "PATTERN", 0,
+	  "Follow QMP sockets matching this glob as they appear and disappear, rescanned every "
+	  "second (repeatable; quote it)",
+	  0 },
 	{ "interval", OPT_INTERVAL, "DURATION", 0, "Sampling interval (default 100ms; 1ms..60s)",
 	  0 },
 	{ "qmp-interval", OPT_QMP_INTERVAL, "DURATION", 0, "QMP polling interval (default 100ms)",
@@ -194,6 +199,14 @@ static error_t serve_parse(int key, char *arg, struct argp_state *state)
 			return E2BIG;
 		}
 		o->qmp[o->nqmp++] = arg;
+		return 0;
+	case OPT_QMP_GLOB:
+		if (o->nglobs >= MT_MAX_GLOBS || !*arg) {
+			argp_error(state, "--qmp-glob: a pattern, at most %d of them",
+				   MT_MAX_GLOBS);
+			return E2BIG;
+		}
+		o->qmp_globs[o->nglobs++] = arg;
 		return 0;
 	case OPT_INTERVAL:
 		return parse_duration_opt(state, arg, 1000000ULL, 60000000000ULL, &o->interval_ns);

@@ -8,6 +8,7 @@
 #include "tracer.h"
 
 #define MT_MAX_QMP	  256
+#define MT_MAX_GLOBS	  16
 #define MT_DEFAULT_SOCKET "/run/migtrace/migtrace.sock"
 
 struct mt_options {
@@ -15,6 +16,8 @@ struct mt_options {
 	mode_t socket_mode;
 	const char *qmp[MT_MAX_QMP];
 	int nqmp;
+	const char *qmp_globs[MT_MAX_GLOBS]; /* sockets that appear and disappear */
+	int nglobs;
 	uint64_t interval_ns;	  /* sampling period */
 	uint64_t qmp_interval_ns; /* QMP poll period */
 	uint64_t qmp_timeout_ns;  /* per-request deadline */

@@ -84,6 +84,16 @@ void mt_sampler__free(struct mt_sampler *s)
 	free(s);
 }
 
+void mt_sampler__forget(struct mt_sampler *s, const char *qmp_path)
+{
+	for (int i = 0; i < s->npids; i++) {
+		if (s->pids[i].qmp_path == qmp_path) {
+			s->pids[i] = s->pids[--s->npids];
+			return;
+		}
+	}
+}
+
 void mt_view__free(struct mt_view *v)
 {
 	if (!v)

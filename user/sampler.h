@@ -67,6 +67,8 @@ int mt_tgid_of(int tid); /* /proc/<tid>/status */
 struct mt_sampler;
 struct mt_sampler *mt_sampler__new(mt_tgid_fn tgid_of);
 void mt_sampler__free(struct mt_sampler *s);
+/* Forget what was cached for a QMP socket no longer followed. */
+void mt_sampler__forget(struct mt_sampler *s, const char *qmp_path);
 /*
  * Join cur (sorted in place; kept for the next step) with srcs into out.
  * cur may be NULL when BPF is off. 0 or -ENOMEM.
