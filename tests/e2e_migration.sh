@@ -56,7 +56,8 @@ scrape "$T/mt.sock" >"$T/before.txt"
 before=$(metric "$T/before.txt" migtrace_dirty_pages_total 'vm="src"')
 before=${before:-0}
 
-"$TOP/tools/vmpair" migrate "$T" --bandwidth 8M >>"$T/vmpair.log" 2>&1
+# events=on: QEMU then sends MIGRATION and MIGRATION_PASS events (migtrace never sets it).
+"$TOP/tools/vmpair" migrate "$T" --bandwidth 8M --cap events >>"$T/vmpair.log" 2>&1
 i=0
 while :; do
 	i=$((i + 1))
@@ -112,6 +113,31 @@ ok "in-kernel dirty rate during the first pass"
 grep -q 'migtrace_vcpu_dirty_pages_total{vm="src",vcpu="0",source="dirty_ring"}' "$T/after.txt" ||
 	fail "no per-vCPU series joined to cpu-index 0"
 ok "per-vCPU series joined by thread id"
+
+# QMP events, with QEMU's timestamps: phases in order, passes, the downtime's edges.
+ts() { metric "$T/after.txt" migtrace_migration_phase_timestamp_seconds "status=\"$1\""; }
+setup=$(ts setup) active=$(ts active) completed=$(ts completed)
+echo "  phases: setup $setup, active $active, completed $completed"
+awk -v s="$setup" -v a="$active" -v c="$completed" 'BEGIN { exit !(s > 0 && s <= a && a < c) }' ||
+	fail "phase timestamps missing or out of order"
+pass=$(metric "$T/after.txt" migtrace_migration_pass 'vm="src"')
+[ "${pass:-0}" -ge 2 ] || fail "QEMU's MIGRATION_PASS not seen (pass '$pass')"
+stop=$(metric "$T/after.txt" migtrace_vm_stop_timestamp_seconds 'vm="src"')
+resume=$(metric "$T/after.txt" migtrace_vm_resume_timestamp_seconds 'vm="dst"')
+awk -v a="$active" -v s="${stop:-0}" -v c="$completed" -v r="${resume:-0}" \
+	'BEGIN { exit !(a < s && s <= c && r >= s) }' ||
+	fail "STOP (source, $stop) / RESUME (destination, $resume) not around the switch-over"
+echo "  downtime edges from events: source STOP $stop, destination RESUME $resume"
+ok "QMP events: phases in order, $pass passes, STOP/RESUME edges"
+curl -sf --unix-socket "$T/mt.sock" 'http://localhost/passes?vm=src' >"$T/passes.json"
+"$PY" - "$T/passes.json" <<'PY' || fail "/passes lacks the events or the QEMU pass join"
+import json, sys
+v = json.load(open(sys.argv[1]))["vms"][0]
+names = [e["event"] for e in v["qmp_events"]]
+assert "MIGRATION" in names and "MIGRATION_PASS" in names and "STOP" in names, names
+assert any("migration_pass" in p.get("qmp_at_end", {}) for p in v["passes"]), "no join"
+PY
+ok "/passes carries QEMU's events and each pass's QEMU pass number"
 
 scrape "$T/mt.sock" >"$T/final.prom"
 scrape "$T/mt.sock" openmetrics >"$T/final.om"

@@ -33,6 +33,9 @@ static struct json_object *pass_json(const struct mt_export_ctx *c, const struct
 				       json_object_new_uint64(e->ram_remaining));
 		json_object_object_add(q, "dirty_sync_count",
 				       json_object_new_uint64(e->dirty_sync_count));
+		if (e->qemu_pass >= 0)
+			json_object_object_add(q, "migration_pass",
+					       json_object_new_int64(e->qemu_pass));
 		json_object_object_add(o, "qmp_at_end", q);
 	}
 	return o;
@@ -56,6 +59,26 @@ static struct json_object *curve_json(const struct mt_vm_hist *h)
 	return o;
 }
 
+/* QEMU's newest events, oldest first, with its own timestamps. */
+static struct json_object *events_json(const struct qmp_events *e)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (int i = e->n - 1; i >= 0; i--) {
+		const struct qmp_event *ev = qmp_events__nth(e, i);
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "event", json_object_new_string(ev->name));
+		json_object_object_add(o, "time", json_object_new_double(ev->ts_us / 1e6));
+		if (ev->status[0])
+			json_object_object_add(o, "status", json_object_new_string(ev->status));
+		if (ev->pass >= 0)
+			json_object_object_add(o, "pass", json_object_new_int64(ev->pass));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
 static struct json_object *vm_json(const struct mt_export_ctx *c, const struct mt_vm_view *vm,
 				   const struct mt_vm_hist *h, int limit)
 {
@@ -76,6 +99,8 @@ static struct json_object *vm_json(const struct mt_export_ctx *c, const struct m
 	json_object_object_add(o, "current", pass_json(c, &cur));
 	if (h->curve_seq)
 		json_object_object_add(o, "redirty_curve", curve_json(h));
+	if (vm->src >= 0 && vm->src < c->nsrcs && c->srcs[vm->src].snap)
+		json_object_object_add(o, "qmp_events", events_json(&c->srcs[vm->src].snap->ev));
 	return o;
 }
 

@@ -67,8 +67,7 @@ static void update_detail(struct mt_daemon *d)
 			d->slots_full_logged = 1;
 		}
 		if (slot >= 0 &&
-		    mt_hists__update(&d->hists, d->tracer, vm->pid, slot,
-				     snap && snap->mig_ns ? &snap->mig : NULL, now, scan))
+		    mt_hists__update(&d->hists, d->tracer, vm->pid, slot, snap, now, scan))
 			log_warn("out of memory for the pass history of pid %d", vm->pid);
 	}
 	if (scan)

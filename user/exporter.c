@@ -243,5 +243,6 @@ int mt_export(struct om_writer *w, const struct mt_export_ctx *c)
 	TRY(dirty_families(w, c));
 	TRY(vcpu_families(w, c));
 	TRY(mt_export_detail(w, c));
+	TRY(mt_export_events(w, c));
 	return mt_export_migration(w, c);
 }

@@ -36,6 +36,8 @@ int mt_export_migration(struct om_writer *w, const struct mt_export_ctx *c);
 /* Passes, re-dirty curve summary, working sets, harvests, BPF cost (exporter_detail.c). */
 int mt_export_detail(struct om_writer *w, const struct mt_export_ctx *c);
 
+/* QEMU's migration events: phases, passes, STOP/RESUME (exporter_events.c). */
+int mt_export_events(struct om_writer *w, const struct mt_export_ctx *c);
 int mt_export_bpf_cost(struct om_writer *w, const struct mt_export_ctx *c);
 
 /* 1 for the query-migrate statuses of a migration in progress. */

@@ -138,11 +138,13 @@ void mt_vm_hist__union_reset(struct mt_vm_hist *h, uint64_t now_ns)
 }
 
 static void record(struct mt_vm_hist *h, const struct mt_pass *p, unsigned int bits,
-		   const struct mt_migrate_info *mig)
+		   const struct qmp_snapshot *snap)
 {
+	const struct mt_migrate_info *mig = snap && snap->mig_ns ? &snap->mig : NULL;
+
 	struct mt_pass_entry *e = &h->ring[h->head];
 
-	*e = (struct mt_pass_entry){ .p = *p };
+	*e = (struct mt_pass_entry){ .p = *p, .qemu_pass = snap ? snap->ev.pass : -1 };
 	e->distinct = mt_linear_count(p->distinct, bits);
 	/* Tags ever claimed grow by p->first: estimate the pages behind the increase. */
 	e->first = mt_linear_count(h->first_raw + p->first, bits) -
@@ -160,7 +162,7 @@ static void record(struct mt_vm_hist *h, const struct mt_pass *p, unsigned int b
 }
 
 int mt_hists__update(struct mt_hists *hs, struct mt_tracer *t, uint32_t tgid, int slot,
-		     const struct mt_migrate_info *mig, uint64_t now_ns, int scan_windows)
+		     const struct qmp_snapshot *snap, uint64_t now_ns, int scan_windows)
 {
 	struct mt_vm_hist *h;
 	struct mt_vm_state st;
@@ -181,7 +183,7 @@ int mt_hists__update(struct mt_hists *hs, struct mt_tracer *t, uint32_t tgid, in
 			if (mt_tracer__pass(t, slot, seq, &p))
 				h->dropped++;
 			else {
-				record(h, &p, bits, mig);
+				record(h, &p, bits, snap);
 				keep_bits(h, t, &p);
 			}
 		}

@@ -22,6 +22,7 @@ struct mt_pass_entry {
 	uint64_t ram_transferred; /* query-migrate at the pass end */
 	uint64_t ram_remaining;
 	uint64_t dirty_sync_count;
+	int64_t qemu_pass; /* QEMU's newest MIGRATION_PASS at the pass end (-1: none) */
 };
 
 /*
@@ -68,10 +69,10 @@ const struct mt_pass_entry *mt_vm_hist__nth(const struct mt_vm_hist *h, int i);
 struct mt_vm_hist *mt_hists__find(const struct mt_hists *hs, uint32_t tgid);
 /*
  * Read the detail of the VM of tgid (slot given by the tracer) at now_ns;
- * mig: QEMU's latest query-migrate (NULL if unknown). 0 or -ENOMEM.
+ * snap: QEMU's latest answers and events (NULL if unknown). 0 or -ENOMEM.
  */
 int mt_hists__update(struct mt_hists *hs, struct mt_tracer *t, uint32_t tgid, int slot,
-		     const struct mt_migrate_info *mig, uint64_t now_ns, int scan_windows);
+		     const struct qmp_snapshot *snap, uint64_t now_ns, int scan_windows);
 /* Distinct pages of the passes since the last mt_vm_hist__union_reset(), the open one included. */
 double mt_vm_hist__union_distinct(struct mt_vm_hist *h, struct mt_tracer *t);
 void mt_vm_hist__union_reset(struct mt_vm_hist *h, uint64_t now_ns);

@@ -358,9 +358,10 @@ static void on_message(struct qmp_client *c, struct json_object *msg)
 		return;
 	}
 	if (json_object_object_get_ex(msg, "event", &v)) {
-		/* Not used yet; MIGRATION/STOP events could later trigger an early poll. */
 		c->stats.events++;
 		log_debug("QMP %s: event %s", c->path, json_object_get_string(v));
+		if (qmp_events__add(&c->snap.ev, msg))
+			log_debug("QMP %s: malformed event ignored", c->path);
 		return;
 	}
 	on_reply(c, msg);
@@ -583,6 +584,7 @@ struct qmp_client *qmp_client__new(struct mt_loop *loop, const struct qmp_client
 	c->loop = loop;
 	c->fd = -1;
 	c->inflight = CMD_NONE;
+	qmp_events__init(&c->snap.ev);
 	c->next_id = 1;
 	c->timeout_ns = opts->timeout_ns;
 	c->reconnect_ns = opts->reconnect_ns;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "loop.h"
+#include "qmp_events.h"
 
 struct json_object;
 
@@ -56,6 +57,7 @@ struct qmp_snapshot {
 	struct mt_vcpu_info *vcpus; /* query-cpus-fast, nvcpus entries (owned) */
 	int nvcpus;
 	uint64_t name_ns, status_ns, mig_ns, vcpus_ns; /* 0 = not yet answered */
+	struct qmp_events ev;			       /* asynchronous events (qmp_events.h) */
 };
 
 enum qmp_state {
