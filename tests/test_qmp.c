@@ -65,6 +65,38 @@ static const char mig_completed[] =
 	"\"dirty-pages-rate\": 0, \"skipped\": 0, \"normal-bytes\": 458752, \"normal\": 112}}";
 static const char mig_failed[] =
 	"{\"status\": \"failed\", \"error-desc\": \"Unable to write to command: Broken pipe\"}";
+/*
+ * tools/vmpair with --mem 64, a 4096-page guest, capability xbzrle, max-bandwidth 4M: the
+ * third pass, where every page missed the cache (QEMU prints cache-miss-rate 1 as an integer)
+ */
+static const char mig_xbzrle_active[] =
+	"{\"expected-downtime\": 3969, \"xbzrle-cache\": {\"encoding-rate\": 0, \"bytes\": 0, "
+	"\"cache-size\": 67108864, \"cache-miss-rate\": 1, \"pages\": 0, \"overflow\": 0, "
+	"\"cache-miss\": 4096}, \"status\": \"active\", \"setup-time\": 4, \"total-time\": 7992, "
+	"\"ram\": {\"total\": 67444736, \"postcopy-requests\": 0, \"dirty-sync-count\": 3, "
+	"\"multifd-bytes\": 0, \"pages-per-second\": 1030, \"downtime-bytes\": 0, "
+	"\"page-size\": 4096, \"remaining\": 15937536, \"postcopy-bytes\": 0, "
+	"\"mbps\": 33.818400000000004, \"transferred\": 33813937, "
+	"\"dirty-sync-missed-zero-copy\": 0, \"precopy-bytes\": 33813937, \"duplicate\": 12350, "
+	"\"dirty-pages-rate\": 1022, \"skipped\": 0, \"normal-bytes\": 33636352, \"normal\": "
+	"8212}}";
+/* the same with the default 1024-page guest and 256K, completed: pages re-sent unchanged */
+static const char mig_xbzrle_completed[] =
+	"{\"xbzrle-cache\": {\"encoding-rate\": 0, \"bytes\": 8, \"cache-size\": 67108864, "
+	"\"cache-miss-rate\": 0.98336594911937381, \"pages\": 2048, \"overflow\": 0, "
+	"\"cache-miss\": 1025}, \"status\": \"completed\", \"setup-time\": 0, \"downtime\": 2, "
+	"\"total-time\": 30063, \"ram\": {\"total\": 67444736, \"postcopy-requests\": 0, "
+	"\"dirty-sync-count\": 6, \"multifd-bytes\": 0, \"pages-per-second\": 69, "
+	"\"downtime-bytes\": 0, \"page-size\": 4096, \"remaining\": 0, \"postcopy-bytes\": 0, "
+	"\"mbps\": 2.3277964275022454, \"transferred\": 8632497, "
+	"\"dirty-sync-missed-zero-copy\": 0, \"precopy-bytes\": 8632497, \"duplicate\": 15422, "
+	"\"dirty-pages-rate\": 0, \"skipped\": 0, \"normal-bytes\": 8474624, \"normal\": 2069}}";
+/* tools/vmpair migrating at 256K when the destination QEMU is killed */
+static const char mig_failed_socket[] =
+	"{\"status\": \"failed\", \"error-desc\": \"Unable to write to socket: Broken pipe\"}";
+/* a QEMU started with -cpu qemu64,+invtsc, before any migration */
+static const char mig_blocked[] =
+	"{\"blocked-reasons\": [\"State blocked by non-migratable CPU device (invtsc flag)\"]}";
 static const char cpus_72[] =
 	"[{\"thread-id\": 5056, \"props\": {\"core-id\": 0, \"thread-id\": 0, \"socket-id\": 0}, "
 	"\"qom-path\": \"/machine/unattached/device[0]\", \"cpu-index\": 0, "
@@ -258,6 +290,12 @@ static void test_framer_endless(void **state)
 
 /* ---- query-migrate ---- */
 
+#define H(bit) (1ULL << (bit))
+/* ram members with a bit of their own (issue #4 part 6) */
+#define H_RAM                                                                                      \
+	(H(MIG_RAM) | H(MIG_RAM_POSTCOPY_REQUESTS) | H(MIG_RAM_MULTIFD_BYTES) |                    \
+	 H(MIG_RAM_POSTCOPY_BYTES))
+
 static const struct mig_case {
 	const char *name, *json;
 	const char *status;
@@ -266,19 +304,18 @@ static const struct mig_case {
 	uint64_t precopy, downtime_b;
 	double mbps, pps;
 } mig_cases[] = {
-#define H(bit) (1ULL << (bit))
 	{ .name = "no migration yet", .json = "{}", .status = "none" },
 	{ .name = "setup", .json = "{\"status\": \"setup\"}", .status = "setup" },
 	{ "active", mig_active, "active",
-	  H(MIG_TOTAL_TIME) | H(MIG_EXPECTED_DOWNTIME) | H(MIG_SETUP_TIME) | H(MIG_RAM), 307, 300,
-	  0, 1, 67641344, 84162, 66629632, 1, 4096, 84162, 0, 1.6267722772277224, 49 },
+	  H(MIG_TOTAL_TIME) | H(MIG_EXPECTED_DOWNTIME) | H(MIG_SETUP_TIME) | H_RAM, 307, 300, 0, 1,
+	  67641344, 84162, 66629632, 1, 4096, 84162, 0, 1.6267722772277224, 49 },
 	{ "active, integral mbps", mig_active_first, "active",
-	  H(MIG_TOTAL_TIME) | H(MIG_EXPECTED_DOWNTIME) | H(MIG_SETUP_TIME) | H(MIG_RAM), 5, 300, 0,
-	  1, 67641344, 22245, 66842624, 1, 4096, 22245, 0, 0, 0 },
+	  H(MIG_TOTAL_TIME) | H(MIG_EXPECTED_DOWNTIME) | H(MIG_SETUP_TIME) | H_RAM, 5, 300, 0, 1,
+	  67641344, 22245, 66842624, 1, 4096, 22245, 0, 0, 0 },
 	{ "completed", mig_completed, "completed",
-	  H(MIG_TOTAL_TIME) | H(MIG_DOWNTIME) | H(MIG_SETUP_TIME) | H(MIG_RAM), 1910, 0, 2, 1,
-	  67641344, 607553, 0, 3, 4096, 591130, 16423, 3.0164651650078578, 11500 },
-	{ .name = "failed", .json = mig_failed, .status = "failed" },
+	  H(MIG_TOTAL_TIME) | H(MIG_DOWNTIME) | H(MIG_SETUP_TIME) | H_RAM, 1910, 0, 2, 1, 67641344,
+	  607553, 0, 3, 4096, 591130, 16423, 3.0164651650078578, 11500 },
+	{ .name = "failed", .json = mig_failed, .status = "failed", .have = H(MIG_ERROR_DESC) },
 	{ .name = "cancelled", .json = "{\"status\": \"cancelled\"}", .status = "cancelled" },
 	{ .name = "ram with one field",
 	  .status = "active",
@@ -296,7 +333,6 @@ static const struct mig_case {
 	  .status = "none",
 	  .have = H(MIG_RAM),
 	  .ram_total = UINT64_MAX },
-#undef H
 };
 
 static void test_parse_migrate(void **state)
@@ -353,8 +389,216 @@ static void test_parse_migrate_all_ram_fields(void **state)
 	assert_true(m.ram_dirty_pages_rate == 14 && m.ram_mbps == 15.5 &&
 		    m.ram_pages_per_second == 16);
 	assert_int_equal(m.cpu_throttle_percentage, 20);
-	assert_int_equal(m.have, (1ULL << MIG_CPU_THROTTLE) | (1ULL << MIG_RAM));
+	assert_int_equal(m.have, H(MIG_CPU_THROTTLE) | H_RAM);
 	json_object_put(o);
+}
+
+/* ---- query-migrate: the members of issue #4 part 6 ---- */
+
+#define H_XBZRLE                                                                                   \
+	(H(MIG_XBZRLE_CACHE_SIZE) | H(MIG_XBZRLE_BYTES) | H(MIG_XBZRLE_PAGES) |                    \
+	 H(MIG_XBZRLE_CACHE_MISS) | H(MIG_XBZRLE_CACHE_MISS_RATE) | H(MIG_XBZRLE_ENCODING_RATE) |  \
+	 H(MIG_XBZRLE_OVERFLOW))
+#define H_COMPRESSION                                                                              \
+	(H(MIG_COMPRESSION_PAGES) | H(MIG_COMPRESSION_BUSY) | H(MIG_COMPRESSION_BUSY_RATE) |       \
+	 H(MIG_COMPRESSION_COMPRESSED_SIZE) | H(MIG_COMPRESSION_RATE))
+#define A10  "aaaaaaaaaa"
+#define A50  A10 A10 A10 A10 A10
+#define A250 A50 A50 A50 A50 A50
+#define X10  "xxxxxxxxxx"
+#define X50  X10 X10 X10 X10 X10
+#define X100 X50 X50
+
+static const struct mig_ext_case {
+	const char *name, *json, *status;
+	struct mt_migrate_info want; /* have and the part 6 members; the rest is not compared */
+} mig_ext_cases[] = {
+	{ "xbzrle, third pass",
+	  mig_xbzrle_active,
+	  "active",
+	  { .have = H(MIG_TOTAL_TIME) | H(MIG_EXPECTED_DOWNTIME) | H(MIG_SETUP_TIME) | H_RAM |
+		    H_XBZRLE,
+	    .xbzrle_cache_size = 67108864,
+	    .xbzrle_cache_miss = 4096,
+	    .xbzrle_cache_miss_rate = 1 } },
+	{ "xbzrle, completed",
+	  mig_xbzrle_completed,
+	  "completed",
+	  { .have = H(MIG_TOTAL_TIME) | H(MIG_DOWNTIME) | H(MIG_SETUP_TIME) | H_RAM | H_XBZRLE,
+	    .xbzrle_cache_size = 67108864,
+	    .xbzrle_bytes = 8,
+	    .xbzrle_pages = 2048,
+	    .xbzrle_cache_miss = 1025,
+	    .xbzrle_cache_miss_rate = 0.98336594911937381 } },
+	{ "xbzrle, the example in qapi/migration.json",
+	  "{\"status\": \"active\", \"xbzrle-cache\": {\"cache-size\": 67108864, \"bytes\": "
+	  "20971520, "
+	  "\"pages\": 2444343, \"cache-miss\": 2244, \"cache-miss-rate\": 0.123, "
+	  "\"encoding-rate\": 80.1, \"overflow\": 34434}}",
+	  "active",
+	  { .have = H_XBZRLE,
+	    .xbzrle_cache_size = 67108864,
+	    .xbzrle_bytes = 20971520,
+	    .xbzrle_pages = 2444343,
+	    .xbzrle_cache_miss = 2244,
+	    .xbzrle_cache_miss_rate = 0.123,
+	    .xbzrle_encoding_rate = 80.1,
+	    .xbzrle_overflow = 34434 } },
+	{ "failed, exec",
+	  mig_failed,
+	  "failed",
+	  { .have = H(MIG_ERROR_DESC), .error_desc = "Unable to write to command: Broken pipe" } },
+	{ "failed, socket",
+	  mig_failed_socket,
+	  "failed",
+	  { .have = H(MIG_ERROR_DESC), .error_desc = "Unable to write to socket: Broken pipe" } },
+	{ "blocked, never migrated",
+	  mig_blocked,
+	  "none",
+	  { .have = H(MIG_BLOCKED_REASONS),
+	    .blocked_reasons = 1,
+	    .blocked_reason = "State blocked by non-migratable CPU device (invtsc flag)" } },
+	{ "the rest, synthetic",
+	  "{\"status\": \"postcopy-active\", \"ram\": {\"postcopy-requests\": 17, "
+	  "\"multifd-bytes\": 4096, \"postcopy-bytes\": 65536}, \"compression\": {\"pages\": 10, "
+	  "\"busy\": 2, \"busy-rate\": 0.25, \"compressed-size\": 8192, \"compression-rate\": 5}, "
+	  "\"postcopy-blocktime\": 40, \"postcopy-vcpu-blocktime\": [3, 250, 7], "
+	  "\"dirty-limit-throttle-time-per-round\": 1500, \"dirty-limit-ring-full-time\": 2000000, "
+	  "\"vfio\": {\"transferred\": 123456789}, \"blocked-reasons\": [\"first\", \"second\"], "
+	  "\"socket-address\": [{\"type\": \"inet\", \"host\": \"::\", \"port\": \"4444\"}], "
+	  "\"error-desc\": \"postcopy paused\"}",
+	  "postcopy-active",
+	  { .have = H(MIG_RAM) | H(MIG_RAM_POSTCOPY_REQUESTS) | H(MIG_RAM_MULTIFD_BYTES) |
+		    H(MIG_RAM_POSTCOPY_BYTES) | H_COMPRESSION | H(MIG_POSTCOPY_BLOCKTIME) |
+		    H(MIG_POSTCOPY_VCPU_BLOCKTIME) | H(MIG_DIRTY_LIMIT_THROTTLE_TIME) |
+		    H(MIG_DIRTY_LIMIT_RING_FULL_TIME) | H(MIG_VFIO_TRANSFERRED) |
+		    H(MIG_BLOCKED_REASONS) | H(MIG_ERROR_DESC),
+	    .ram_postcopy_requests = 17,
+	    .ram_multifd_bytes = 4096,
+	    .ram_postcopy_bytes = 65536,
+	    .compression_pages = 10,
+	    .compression_busy = 2,
+	    .compression_busy_rate = 0.25,
+	    .compression_compressed_size = 8192,
+	    .compression_rate = 5,
+	    .postcopy_blocktime_ms = 40,
+	    .postcopy_vcpu_blocktime_max_ms = 250,
+	    .dirty_limit_throttle_time_us = 1500,
+	    .dirty_limit_ring_full_time_us = 2000000,
+	    .vfio_transferred = 123456789,
+	    .blocked_reasons = 2,
+	    .blocked_reason = "first",
+	    .error_desc = "postcopy paused" } },
+	{ "empty lists",
+	  "{\"blocked-reasons\": [], \"postcopy-vcpu-blocktime\": [], \"error-desc\": \"\"}",
+	  "none",
+	  { .have = H(MIG_BLOCKED_REASONS) | H(MIG_POSTCOPY_VCPU_BLOCKTIME) | H(MIG_ERROR_DESC) } },
+	{ "objects without known members",
+	  "{\"xbzrle-cache\": {}, \"compression\": {\"future\": [1]}, \"vfio\": {}, "
+	  "\"disk\": {\"total\": 1}, \"socket-address\": 5, \"postcopy-latency\": 3}",
+	  "none",
+	  { .have = 0 } },
+	{ "one member each",
+	  "{\"xbzrle-cache\": {\"overflow\": 3}, \"compression\": {\"busy\": 4}, "
+	  "\"dirty-limit-ring-full-time\": 0}",
+	  "none",
+	  { .have = H(MIG_XBZRLE_OVERFLOW) | H(MIG_COMPRESSION_BUSY) |
+		    H(MIG_DIRTY_LIMIT_RING_FULL_TIME),
+	    .xbzrle_overflow = 3,
+	    .compression_busy = 4 } },
+	{ "strings truncated, never inside a UTF-8 character",
+	  "{\"blocked-reasons\": [\"" A250
+	  "aaaa\\u00e9 and more\"], \"error-desc\": \"" X100 X100 X100 "\"}",
+	  "none",
+	  { .have = H(MIG_BLOCKED_REASONS) | H(MIG_ERROR_DESC),
+	    .blocked_reasons = 1,
+	    .blocked_reason = A250 "aaaa",
+	    .error_desc = X100 X100 X50 "xxxxx" } },
+};
+
+/* The members of part 6, by type, for check_ext() */
+#define MEMBER(f) #f, offsetof(struct mt_migrate_info, f)
+struct member {
+	const char *name;
+	size_t off;
+};
+
+static const struct member ext_u64[] = {
+	{ MEMBER(ram_postcopy_requests) },
+	{ MEMBER(ram_multifd_bytes) },
+	{ MEMBER(ram_postcopy_bytes) },
+	{ MEMBER(xbzrle_cache_size) },
+	{ MEMBER(xbzrle_bytes) },
+	{ MEMBER(xbzrle_pages) },
+	{ MEMBER(xbzrle_cache_miss) },
+	{ MEMBER(xbzrle_overflow) },
+	{ MEMBER(compression_pages) },
+	{ MEMBER(compression_busy) },
+	{ MEMBER(compression_compressed_size) },
+	{ MEMBER(postcopy_blocktime_ms) },
+	{ MEMBER(postcopy_vcpu_blocktime_max_ms) },
+	{ MEMBER(dirty_limit_throttle_time_us) },
+	{ MEMBER(dirty_limit_ring_full_time_us) },
+	{ MEMBER(vfio_transferred) },
+	{ MEMBER(blocked_reasons) },
+};
+static const struct member ext_double[] = {
+	{ MEMBER(xbzrle_cache_miss_rate) },
+	{ MEMBER(xbzrle_encoding_rate) },
+	{ MEMBER(compression_busy_rate) },
+	{ MEMBER(compression_rate) },
+};
+static const struct member ext_text[] = { { MEMBER(blocked_reason) }, { MEMBER(error_desc) } };
+
+static const void *member_of(const struct mt_migrate_info *m, const struct member *f)
+{
+	return (const char *)m + f->off;
+}
+
+static void check_ext(const struct mig_ext_case *tc, const struct mt_migrate_info *m)
+{
+	const struct mt_migrate_info *w = &tc->want;
+
+	if (m->have != w->have)
+		fail_msg("%s: have %#llx, want %#llx", tc->name, (unsigned long long)m->have,
+			 (unsigned long long)w->have);
+	assert_string_equal(m->status, tc->status);
+	for (size_t i = 0; i < sizeof(ext_u64) / sizeof(ext_u64[0]); i++) {
+		uint64_t got = *(const uint64_t *)member_of(m, &ext_u64[i]);
+		uint64_t want = *(const uint64_t *)member_of(w, &ext_u64[i]);
+
+		if (got != want)
+			fail_msg("%s: %s = %llu, want %llu", tc->name, ext_u64[i].name,
+				 (unsigned long long)got, (unsigned long long)want);
+	}
+	for (size_t i = 0; i < sizeof(ext_double) / sizeof(ext_double[0]); i++) {
+		double got = *(const double *)member_of(m, &ext_double[i]);
+		double want = *(const double *)member_of(w, &ext_double[i]);
+
+		if (got != want)
+			fail_msg("%s: %s = %.17g, want %.17g", tc->name, ext_double[i].name, got,
+				 want);
+	}
+	for (size_t i = 0; i < sizeof(ext_text) / sizeof(ext_text[0]); i++)
+		if (strcmp(member_of(m, &ext_text[i]), member_of(w, &ext_text[i])))
+			fail_msg("%s: %s = \"%s\", want \"%s\"", tc->name, ext_text[i].name,
+				 (const char *)member_of(m, &ext_text[i]),
+				 (const char *)member_of(w, &ext_text[i]));
+}
+
+static void test_parse_migrate_ext(void **state)
+{
+	for (size_t i = 0; i < sizeof(mig_ext_cases) / sizeof(mig_ext_cases[0]); i++) {
+		const struct mig_ext_case *tc = &mig_ext_cases[i];
+		struct json_object *o = parse(tc->json);
+		struct mt_migrate_info m;
+
+		memset(&m, 0xa5, sizeof(m)); /* absent members come back 0, not stale */
+		if (qmp_parse_migrate(o, &m))
+			fail_msg("%s: parse failed", tc->name);
+		check_ext(tc, &m);
+		json_object_put(o);
+	}
 }
 
 static const char *const mig_bad[] = {
@@ -373,6 +617,49 @@ static const char *const mig_bad[] = {
 	"{\"ram\": {\"mbps\": \"fast\"}}",
 	"{\"ram\": {\"dirty-pages-rate\": [1]}}",
 	"{\"ram\": {\"remaining\": null}}",
+	/* issue #4 part 6: each new member with a wrong type */
+	"{\"ram\": {\"multifd-bytes\": \"0\"}}",
+	"{\"ram\": {\"postcopy-requests\": -1}}",
+	"{\"ram\": {\"postcopy-bytes\": 1.5}}",
+	"{\"xbzrle-cache\": []}",
+	"{\"xbzrle-cache\": 1}",
+	"{\"xbzrle-cache\": {\"cache-size\": \"64M\"}}",
+	"{\"xbzrle-cache\": {\"bytes\": -1}}",
+	"{\"xbzrle-cache\": {\"pages\": 1.5}}",
+	"{\"xbzrle-cache\": {\"cache-miss\": null}}",
+	"{\"xbzrle-cache\": {\"cache-miss-rate\": \"0.5\"}}",
+	"{\"xbzrle-cache\": {\"encoding-rate\": true}}",
+	"{\"xbzrle-cache\": {\"overflow\": {}}}",
+	"{\"compression\": \"on\"}",
+	"{\"compression\": {\"pages\": [1]}}",
+	"{\"compression\": {\"busy\": -3}}",
+	"{\"compression\": {\"busy-rate\": null}}",
+	"{\"compression\": {\"compressed-size\": 2.5}}",
+	"{\"compression\": {\"compression-rate\": \"high\"}}",
+	"{\"vfio\": [1]}",
+	"{\"vfio\": {\"transferred\": \"1\"}}",
+	"{\"postcopy-blocktime\": \"40\"}",
+	"{\"postcopy-blocktime\": -40}",
+	"{\"postcopy-vcpu-blocktime\": 5}",
+	"{\"postcopy-vcpu-blocktime\": {}}",
+	"{\"postcopy-vcpu-blocktime\": [1, \"2\"]}",
+	"{\"postcopy-vcpu-blocktime\": [1, -2]}",
+	"{\"postcopy-vcpu-blocktime\": [1.5]}",
+	"{\"dirty-limit-throttle-time-per-round\": 1.5}",
+	"{\"dirty-limit-throttle-time-per-round\": -1}",
+	"{\"dirty-limit-ring-full-time\": \"x\"}",
+	"{\"dirty-limit-ring-full-time\": null}",
+	"{\"blocked-reasons\": \"invtsc\"}",
+	"{\"blocked-reasons\": {}}",
+	"{\"blocked-reasons\": [1]}",
+	"{\"blocked-reasons\": [\"a\", null]}",
+	"{\"blocked-reasons\": [[\"a\"]]}",
+	"{\"error-desc\": 5}",
+	"{\"error-desc\": [\"x\"]}",
+	"{\"error-desc\": null}",
+	/* a good part before the bad one changes nothing either */
+	"{\"status\": \"failed\", \"error-desc\": \"x\", \"xbzrle-cache\": {\"bytes\": 1, "
+	"\"pages\": \"2\"}}",
 };
 
 static void test_parse_migrate_bad(void **state)
@@ -1293,6 +1580,7 @@ int main(void)
 		cmocka_unit_test(test_framer_endless),
 		cmocka_unit_test(test_parse_migrate),
 		cmocka_unit_test(test_parse_migrate_all_ram_fields),
+		cmocka_unit_test(test_parse_migrate_ext),
 		cmocka_unit_test(test_parse_migrate_bad),
 		cmocka_unit_test(test_parse_status),
 		cmocka_unit_test(test_parse_name),

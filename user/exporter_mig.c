@@ -4,7 +4,7 @@
 #include <string.h>
 #include "exporter.h"
 
-enum mig_scale { SC_ONE, SC_MS, SC_MBPS, SC_PAGES, SC_PERCENT };
+enum mig_scale { SC_ONE, SC_MS, SC_US, SC_MBPS, SC_PAGES, SC_PERCENT };
 
 struct mig_family {
 	const char *name, *unit, *help;
@@ -46,6 +46,60 @@ static const struct mig_family mig_tab[] = {
 	  MIG_SETUP_TIME, MI(setup_time_ms), 0, SC_MS },
 	{ "migtrace_migration_cpu_throttle_ratio", "ratio", "Auto-converge vCPU throttle (0..1)",
 	  MIG_CPU_THROTTLE, MI(cpu_throttle_percentage), 0, SC_PERCENT },
+	{ "migtrace_migration_multifd_bytes", "bytes", "RAM bytes sent over multifd channels",
+	  MIG_RAM_MULTIFD_BYTES, MI(ram_multifd_bytes), 0, SC_ONE },
+	{ "migtrace_migration_postcopy_requests", NULL,
+	  "Page requests received from the destination during postcopy", MIG_RAM_POSTCOPY_REQUESTS,
+	  MI(ram_postcopy_requests), 0, SC_ONE },
+	{ "migtrace_migration_postcopy_bytes", "bytes", "RAM bytes sent in the postcopy phase",
+	  MIG_RAM_POSTCOPY_BYTES, MI(ram_postcopy_bytes), 0, SC_ONE },
+	{ "migtrace_migration_xbzrle_cache_size_bytes", "bytes", "XBZRLE cache size",
+	  MIG_XBZRLE_CACHE_SIZE, MI(xbzrle_cache_size), 0, SC_ONE },
+	{ "migtrace_migration_xbzrle_bytes", "bytes", "XBZRLE-encoded bytes sent", MIG_XBZRLE_BYTES,
+	  MI(xbzrle_bytes), 0, SC_ONE },
+	{ "migtrace_migration_xbzrle_pages", NULL, "Pages sent XBZRLE-encoded", MIG_XBZRLE_PAGES,
+	  MI(xbzrle_pages), 0, SC_ONE },
+	{ "migtrace_migration_xbzrle_cache_misses", NULL, "Dirty pages not in the XBZRLE cache",
+	  MIG_XBZRLE_CACHE_MISS, MI(xbzrle_cache_miss), 0, SC_ONE },
+	{ "migtrace_migration_xbzrle_cache_miss_ratio", "ratio",
+	  "XBZRLE cache misses per page processed in QEMU's last rate period (0..1)",
+	  MIG_XBZRLE_CACHE_MISS_RATE, MI(xbzrle_cache_miss_rate), 1, SC_ONE },
+	{ "migtrace_migration_xbzrle_encoding_ratio", "ratio",
+	  "Page bytes per XBZRLE-encoded byte in QEMU's last rate period (0: nothing encoded)",
+	  MIG_XBZRLE_ENCODING_RATE, MI(xbzrle_encoding_rate), 1, SC_ONE },
+	{ "migtrace_migration_xbzrle_overflows", NULL,
+	  "Pages whose XBZRLE encoding overflowed (sent whole)", MIG_XBZRLE_OVERFLOW,
+	  MI(xbzrle_overflow), 0, SC_ONE },
+	{ "migtrace_migration_compression_pages", NULL, "Pages sent compressed",
+	  MIG_COMPRESSION_PAGES, MI(compression_pages), 0, SC_ONE },
+	{ "migtrace_migration_compression_busy", NULL,
+	  "Times no compression thread was free (compression.busy)", MIG_COMPRESSION_BUSY,
+	  MI(compression_busy), 0, SC_ONE },
+	{ "migtrace_migration_compression_busy_ratio", "ratio",
+	  "Compression-busy times per page processed in QEMU's last rate period",
+	  MIG_COMPRESSION_BUSY_RATE, MI(compression_busy_rate), 1, SC_ONE },
+	{ "migtrace_migration_compression_compressed_bytes", "bytes", "Bytes after compression",
+	  MIG_COMPRESSION_COMPRESSED_SIZE, MI(compression_compressed_size), 0, SC_ONE },
+	{ "migtrace_migration_compression_ratio", "ratio",
+	  "Page bytes per compressed byte in QEMU's last rate period", MIG_COMPRESSION_RATE,
+	  MI(compression_rate), 1, SC_ONE },
+	{ "migtrace_migration_postcopy_blocktime_seconds", "seconds",
+	  "Postcopy time with all vCPUs blocked on page faults (destination side)",
+	  MIG_POSTCOPY_BLOCKTIME, MI(postcopy_blocktime_ms), 0, SC_MS },
+	{ "migtrace_migration_postcopy_vcpu_blocktime_max_seconds", "seconds",
+	  "Postcopy blocked time of the most blocked vCPU (destination side)",
+	  MIG_POSTCOPY_VCPU_BLOCKTIME, MI(postcopy_vcpu_blocktime_max_ms), 0, SC_MS },
+	{ "migtrace_migration_dirty_limit_throttle_time_per_round_seconds", "seconds",
+	  "Dirty-limit: longest vCPU throttle per dirty-ring-full round",
+	  MIG_DIRTY_LIMIT_THROTTLE_TIME, MI(dirty_limit_throttle_time_us), 0, SC_US },
+	{ "migtrace_migration_dirty_limit_ring_full_time_seconds", "seconds",
+	  "Dirty-limit: estimated average time for a vCPU to fill its dirty ring",
+	  MIG_DIRTY_LIMIT_RING_FULL_TIME, MI(dirty_limit_ring_full_time_us), 0, SC_US },
+	{ "migtrace_migration_vfio_transferred_bytes", "bytes", "Bytes sent by VFIO devices",
+	  MIG_VFIO_TRANSFERRED, MI(vfio_transferred), 0, SC_ONE },
+	{ "migtrace_migration_blocked", NULL,
+	  "Reasons that block migrating this VM (absent when nothing does)", MIG_BLOCKED_REASONS,
+	  MI(blocked_reasons), 0, SC_ONE },
 };
 
 static double mig_value(const struct mig_family *f, const struct mt_migrate_info *m)
@@ -57,6 +111,8 @@ static double mig_value(const struct mig_family *f, const struct mt_migrate_info
 	switch (f->scale) {
 	case SC_MS:
 		return v / 1e3;
+	case SC_US:
+		return v / 1e6;
 	case SC_MBPS:
 		return v * 1e6 / 8;
 	case SC_PAGES:
@@ -148,6 +204,41 @@ static int field_families(struct om_writer *w, const struct mt_export_ctx *c)
 	return 0;
 }
 
+/* query-migrate strings as info families: one sample per VM that reports a non-empty one. */
+static const struct mig_text {
+	const char *name, *label, *help;
+	int have;
+	size_t off;
+} mig_texts[] = {
+	{ "migtrace_migration_blocked_reason", "reason",
+	  "The first of the reasons that block migrating this VM (blocked-reasons)",
+	  MIG_BLOCKED_REASONS, MI(blocked_reason) },
+	{ "migtrace_migration_error", "error", "Why the migration failed (error-desc)",
+	  MIG_ERROR_DESC, MI(error_desc) },
+};
+
+static int text_families(struct om_writer *w, const struct mt_export_ctx *c)
+{
+	const struct mt_view *v = c->view;
+
+	for (size_t fi = 0; fi < sizeof(mig_texts) / sizeof(mig_texts[0]); fi++) {
+		const struct mig_text *f = &mig_texts[fi];
+
+		TRY(om_family(w, f->name, OM_INFO, NULL, f->help));
+		for (int i = 0; i < v->nvms; i++) {
+			const struct qmp_snapshot *s = snap_of(c, &v->vms[i]);
+			struct om_label l[2] = { { "vm", v->vms[i].vm }, { f->label, "" } };
+
+			if (!s || !(s->mig.have & (1ULL << f->have)))
+				continue;
+			l[1].value = (const char *)&s->mig + f->off;
+			if (*l[1].value)
+				TRY(om_sample(w, l, 2, 1, 0));
+		}
+	}
+	return 0;
+}
+
 struct qmp_family {
 	const char *name, *help;
 	size_t off;
@@ -196,5 +287,6 @@ int mt_export_migration(struct om_writer *w, const struct mt_export_ctx *c)
 {
 	TRY(status_families(w, c));
 	TRY(field_families(w, c));
+	TRY(text_families(w, c));
 	return qmp_families(w, c);
 }

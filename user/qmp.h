@@ -15,6 +15,7 @@ struct json_object;
 
 #define QMP_MAX_VCPUS 1024
 #define QMP_MAX_MSG   (1 << 20) /* largest QMP message accepted (bytes) */
+#define QMP_MIG_TEXT  256	/* query-migrate strings kept (bytes, truncated) */
 
 /* Bits of mt_migrate_info.have: which optional fields QEMU reported. */
 enum mig_field {
@@ -24,10 +25,36 @@ enum mig_field {
 	MIG_SETUP_TIME,
 	MIG_RAM, /* the "ram" object was present */
 	MIG_CPU_THROTTLE,
+	/*
+	 * Issue #4 part 6: one bit per member, also inside objects whose members
+	 * the schema makes mandatory (QEMU has dropped such members before).
+	 */
+	MIG_RAM_POSTCOPY_REQUESTS,
+	MIG_RAM_MULTIFD_BYTES,
+	MIG_RAM_POSTCOPY_BYTES,
+	MIG_XBZRLE_CACHE_SIZE, /* "xbzrle-cache": only with the xbzrle capability */
+	MIG_XBZRLE_BYTES,
+	MIG_XBZRLE_PAGES,
+	MIG_XBZRLE_CACHE_MISS,
+	MIG_XBZRLE_CACHE_MISS_RATE,
+	MIG_XBZRLE_ENCODING_RATE,
+	MIG_XBZRLE_OVERFLOW,
+	MIG_COMPRESSION_PAGES, /* "compression": QEMU 3.1 to 9.0, compress capability */
+	MIG_COMPRESSION_BUSY,
+	MIG_COMPRESSION_BUSY_RATE,
+	MIG_COMPRESSION_COMPRESSED_SIZE,
+	MIG_COMPRESSION_RATE,
+	MIG_POSTCOPY_BLOCKTIME, /* destination side, postcopy-blocktime capability */
+	MIG_POSTCOPY_VCPU_BLOCKTIME,
+	MIG_DIRTY_LIMIT_THROTTLE_TIME, /* QEMU 8.1+, dirty-limit capability */
+	MIG_DIRTY_LIMIT_RING_FULL_TIME,
+	MIG_VFIO_TRANSFERRED,
+	MIG_BLOCKED_REASONS,
+	MIG_ERROR_DESC,
 	MIG_FIELD_MAX,
 };
 
-/* query-migrate, as far as issue #2 needs it (extend, never reorder). */
+/* query-migrate from QEMU 7.2 on (extend at the end, never reorder). */
 struct mt_migrate_info {
 	uint64_t have;	 /* 1ULL << enum mig_field */
 	char status[24]; /* "none" when QEMU reports no migration */
@@ -40,7 +67,24 @@ struct mt_migrate_info {
 	double ram_mbps;	     /* megabits per second */
 	double ram_pages_per_second;
 	uint64_t cpu_throttle_percentage;
+	/* xbzrle-cache (XBZRLECacheStats); the rates are QEMU's, over its last period */
+	uint64_t xbzrle_cache_size, xbzrle_bytes, xbzrle_pages, xbzrle_cache_miss, xbzrle_overflow;
+	double xbzrle_cache_miss_rate; /* misses per page processed, 0..1 */
+	double xbzrle_encoding_rate;   /* page bytes per encoded byte (0: nothing encoded) */
+	/* compression (CompressionStats) */
+	uint64_t compression_pages, compression_busy, compression_compressed_size;
+	double compression_busy_rate;		 /* busy times per page processed */
+	double compression_rate;		 /* page bytes per compressed byte */
+	uint64_t postcopy_blocktime_ms;		 /* all vCPUs blocked at once */
+	uint64_t postcopy_vcpu_blocktime_max_ms; /* the most blocked vCPU's */
+	uint64_t dirty_limit_throttle_time_us, dirty_limit_ring_full_time_us;
+	uint64_t vfio_transferred;
+	uint64_t blocked_reasons; /* how many; the first one in blocked_reason */
+	char blocked_reason[QMP_MIG_TEXT];
+	char error_desc[QMP_MIG_TEXT]; /* why a migration failed */
 };
+
+_Static_assert(MIG_FIELD_MAX <= 64, "mt_migrate_info.have is 64 bits");
 
 struct mt_vcpu_info {
 	int cpu_index;

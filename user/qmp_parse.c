@@ -168,6 +168,11 @@ static const struct field mig_fields[] = {
 	{ "downtime", OFF(downtime_ms), FIELD_U64, MIG_DOWNTIME },
 	{ "setup-time", OFF(setup_time_ms), FIELD_U64, MIG_SETUP_TIME },
 	{ "cpu-throttle-percentage", OFF(cpu_throttle_percentage), FIELD_U64, MIG_CPU_THROTTLE },
+	{ "postcopy-blocktime", OFF(postcopy_blocktime_ms), FIELD_U64, MIG_POSTCOPY_BLOCKTIME },
+	{ "dirty-limit-throttle-time-per-round", OFF(dirty_limit_throttle_time_us), FIELD_U64,
+	  MIG_DIRTY_LIMIT_THROTTLE_TIME },
+	{ "dirty-limit-ring-full-time", OFF(dirty_limit_ring_full_time_us), FIELD_U64,
+	  MIG_DIRTY_LIMIT_RING_FULL_TIME },
 };
 
 /* MigrationStats members: mandatory in the schema, tolerated absent here (older QEMU). */
@@ -180,15 +185,57 @@ static const struct field ram_fields[] = {
 	{ "normal-bytes", OFF(ram_normal_bytes), FIELD_U64, -1 },
 	{ "dirty-sync-count", OFF(ram_dirty_sync_count), FIELD_U64, -1 },
 	{ "page-size", OFF(ram_page_size), FIELD_U64, -1 },
-	{ "postcopy-requests", OFF(ram_postcopy_requests), FIELD_U64, -1 },
-	{ "multifd-bytes", OFF(ram_multifd_bytes), FIELD_U64, -1 },
+	{ "postcopy-requests", OFF(ram_postcopy_requests), FIELD_U64, MIG_RAM_POSTCOPY_REQUESTS },
+	{ "multifd-bytes", OFF(ram_multifd_bytes), FIELD_U64, MIG_RAM_MULTIFD_BYTES },
 	{ "precopy-bytes", OFF(ram_precopy_bytes), FIELD_U64, -1 },
 	{ "downtime-bytes", OFF(ram_downtime_bytes), FIELD_U64, -1 },
-	{ "postcopy-bytes", OFF(ram_postcopy_bytes), FIELD_U64, -1 },
+	{ "postcopy-bytes", OFF(ram_postcopy_bytes), FIELD_U64, MIG_RAM_POSTCOPY_BYTES },
 	/* 'int' and 'uint64' in the schema, but rates: kept as doubles for the exposition */
 	{ "dirty-pages-rate", OFF(ram_dirty_pages_rate), FIELD_DOUBLE, -1 },
 	{ "mbps", OFF(ram_mbps), FIELD_DOUBLE, -1 },
 	{ "pages-per-second", OFF(ram_pages_per_second), FIELD_DOUBLE, -1 },
+};
+
+/* XBZRLECacheStats: 'size', 'int' and 'number' members. */
+static const struct field xbzrle_fields[] = {
+	{ "cache-size", OFF(xbzrle_cache_size), FIELD_U64, MIG_XBZRLE_CACHE_SIZE },
+	{ "bytes", OFF(xbzrle_bytes), FIELD_U64, MIG_XBZRLE_BYTES },
+	{ "pages", OFF(xbzrle_pages), FIELD_U64, MIG_XBZRLE_PAGES },
+	{ "cache-miss", OFF(xbzrle_cache_miss), FIELD_U64, MIG_XBZRLE_CACHE_MISS },
+	{ "cache-miss-rate", OFF(xbzrle_cache_miss_rate), FIELD_DOUBLE,
+	  MIG_XBZRLE_CACHE_MISS_RATE },
+	{ "encoding-rate", OFF(xbzrle_encoding_rate), FIELD_DOUBLE, MIG_XBZRLE_ENCODING_RATE },
+	{ "overflow", OFF(xbzrle_overflow), FIELD_U64, MIG_XBZRLE_OVERFLOW },
+};
+
+/* CompressionStats (removed with the compress capability in QEMU 9.1). */
+static const struct field compression_fields[] = {
+	{ "pages", OFF(compression_pages), FIELD_U64, MIG_COMPRESSION_PAGES },
+	{ "busy", OFF(compression_busy), FIELD_U64, MIG_COMPRESSION_BUSY },
+	{ "busy-rate", OFF(compression_busy_rate), FIELD_DOUBLE, MIG_COMPRESSION_BUSY_RATE },
+	{ "compressed-size", OFF(compression_compressed_size), FIELD_U64,
+	  MIG_COMPRESSION_COMPRESSED_SIZE },
+	{ "compression-rate", OFF(compression_rate), FIELD_DOUBLE, MIG_COMPRESSION_RATE },
+};
+
+/* VfioStats */
+static const struct field vfio_fields[] = {
+	{ "transferred", OFF(vfio_transferred), FIELD_U64, MIG_VFIO_TRANSFERRED },
+};
+
+#define NFIELDS(t) (sizeof(t) / sizeof((t)[0]))
+
+/* MigrationInfo's objects of numbers; "disk" (block migration) is not read. */
+static const struct mig_object {
+	const char *key;
+	const struct field *fields;
+	size_t n;
+	int have; /* bit for the object itself, or -1 */
+} mig_objects[] = {
+	{ "ram", ram_fields, NFIELDS(ram_fields), MIG_RAM },
+	{ "xbzrle-cache", xbzrle_fields, NFIELDS(xbzrle_fields), -1 },
+	{ "compression", compression_fields, NFIELDS(compression_fields), -1 },
+	{ "vfio", vfio_fields, NFIELDS(vfio_fields), -1 },
 };
 
 static int parse_fields(struct json_object *obj, const struct field *fields, size_t n,
@@ -213,6 +260,88 @@ static int parse_fields(struct json_object *obj, const struct field *fields, siz
 	return 0;
 }
 
+static int parse_objects(struct json_object *ret, struct mt_migrate_info *m)
+{
+	for (size_t i = 0; i < NFIELDS(mig_objects); i++) {
+		const struct mig_object *o = &mig_objects[i];
+		struct json_object *v;
+		int err;
+
+		if (!json_object_object_get_ex(ret, o->key, &v))
+			continue;
+		if (!json_object_is_type(v, json_type_object))
+			return -EINVAL;
+		err = parse_fields(v, o->fields, o->n, m);
+		if (err)
+			return err;
+		if (o->have >= 0)
+			m->have |= 1ULL << o->have;
+	}
+	return 0;
+}
+
+/* "postcopy-vcpu-blocktime": ['uint32'], ms per vCPU; kept: the largest. */
+static int parse_vcpu_blocktime(struct json_object *arr, struct mt_migrate_info *m)
+{
+	size_t n;
+
+	if (!json_object_is_type(arr, json_type_array))
+		return -EINVAL;
+	n = json_object_array_length(arr);
+	m->postcopy_vcpu_blocktime_max_ms = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t ms;
+
+		if (get_u64(json_object_array_get_idx(arr, i), &ms))
+			return -EINVAL;
+		if (ms > m->postcopy_vcpu_blocktime_max_ms)
+			m->postcopy_vcpu_blocktime_max_ms = ms;
+	}
+	m->have |= 1ULL << MIG_POSTCOPY_VCPU_BLOCKTIME;
+	return 0;
+}
+
+/* "blocked-reasons": ['str'] (QEMU 6.0+, whenever something blocks migration). */
+static int parse_blocked(struct json_object *arr, struct mt_migrate_info *m)
+{
+	size_t n;
+
+	if (!json_object_is_type(arr, json_type_array))
+		return -EINVAL;
+	n = json_object_array_length(arr);
+	m->blocked_reason[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *v = json_object_array_get_idx(arr, i);
+
+		if (!json_object_is_type(v, json_type_string))
+			return -EINVAL;
+		if (!i) /* cannot fail: a string, and room for one */
+			(void)copy_str(v, m->blocked_reason, sizeof(m->blocked_reason));
+	}
+	m->blocked_reasons = n;
+	m->have |= 1ULL << MIG_BLOCKED_REASONS;
+	return 0;
+}
+
+/* The members that are neither numbers nor objects of numbers. */
+static int parse_lists(struct json_object *ret, struct mt_migrate_info *m)
+{
+	struct json_object *v;
+	int err = 0;
+
+	if (json_object_object_get_ex(ret, "postcopy-vcpu-blocktime", &v))
+		err = parse_vcpu_blocktime(v, m);
+	if (!err && json_object_object_get_ex(ret, "blocked-reasons", &v))
+		err = parse_blocked(v, m);
+	if (!err && json_object_object_get_ex(ret, "error-desc", &v)) {
+		err = copy_str(v, m->error_desc, sizeof(m->error_desc));
+		if (!err)
+			m->have |= 1ULL << MIG_ERROR_DESC;
+	}
+	return err;
+}
+
+/* Unknown members (QEMU adds some in most releases) and "socket-address" are ignored. */
 int qmp_parse_migrate(struct json_object *ret, struct mt_migrate_info *out)
 {
 	struct mt_migrate_info m = { .status = "none" }; /* no "status": never migrated */
@@ -226,17 +355,13 @@ int qmp_parse_migrate(struct json_object *ret, struct mt_migrate_info *out)
 		if (err)
 			return err;
 	}
-	err = parse_fields(ret, mig_fields, sizeof(mig_fields) / sizeof(mig_fields[0]), &m);
+	err = parse_fields(ret, mig_fields, NFIELDS(mig_fields), &m);
+	if (!err)
+		err = parse_objects(ret, &m);
+	if (!err)
+		err = parse_lists(ret, &m);
 	if (err)
 		return err;
-	if (json_object_object_get_ex(ret, "ram", &v)) {
-		if (!json_object_is_type(v, json_type_object))
-			return -EINVAL;
-		err = parse_fields(v, ram_fields, sizeof(ram_fields) / sizeof(ram_fields[0]), &m);
-		if (err)
-			return err;
-		m.have |= 1ULL << MIG_RAM;
-	}
 	*out = m;
 	return 0;
 }
