@@ -34,7 +34,9 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 grep -q 'migtrace_vm_up{vm="src"} 1' "$T/s0.txt" || fail "source VM not up in migtrace"
-ok "migtrace follows src and dst over QMP"
+grep -q 'migtrace_vm_info{vm="dst",.*side="destination"' "$T/s0.txt" ||
+	fail "the incoming QEMU is not labelled side=destination"
+ok "migtrace follows src and dst over QMP (dst labelled side=destination)"
 
 # Independent count: bpftrace on the classic tracepoint (it needs tracefs).
 mounted_tracefs=0
@@ -112,7 +114,9 @@ ok "in-kernel dirty rate during the first pass"
 
 grep -q 'migtrace_vcpu_dirty_pages_total{vm="src",vcpu="0",source="dirty_ring"}' "$T/after.txt" ||
 	fail "no per-vCPU series joined to cpu-index 0"
-ok "per-vCPU series joined by thread id"
+grep -q 'migtrace_vm_info{vm="src",.*side="source"' "$T/after.txt" ||
+	fail "the migrating QEMU is not labelled side=source"
+ok "per-vCPU series joined by thread id; src labelled side=source"
 
 # QMP events, with QEMU's timestamps: phases in order, passes, the downtime's edges.
 ts() { metric "$T/after.txt" migtrace_migration_phase_timestamp_seconds "status=\"$1\""; }

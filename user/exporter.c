@@ -55,23 +55,36 @@ static const struct mt_vm_src *src_of(const struct mt_export_ctx *c, const struc
 	return vm->src >= 0 && vm->src < c->nsrcs ? &c->srcs[vm->src] : NULL;
 }
 
+const char *mt_vm_side(const struct mt_vm_src *s)
+{
+	const struct qmp_snapshot *snap = s ? s->snap : NULL;
+
+	if (!snap)
+		return "";
+	if (snap->incoming)
+		return "destination";
+	return snap->mig_ns && strcmp(snap->mig.status, "none") ? "source" : "";
+}
+
 static int vm_families(struct om_writer *w, const struct mt_export_ctx *c)
 {
 	const struct mt_view *v = c->view;
 
 	TRY(om_family(w, "migtrace_vm", OM_INFO, NULL,
-		      "A VM migtrace follows: QEMU pid, QMP socket and, when QMP is down, why"));
+		      "A VM migtrace follows: QEMU pid, QMP socket, side of a migration (source, "
+		      "destination, or empty before any) and, when QMP is down, why"));
 	for (int i = 0; i < v->nvms; i++) {
 		const struct mt_vm_view *vm = &v->vms[i];
 		const struct mt_vm_src *s = src_of(c, vm);
 		char pid[16];
-		struct om_label l[4] = { { "vm", vm->vm },
+		struct om_label l[5] = { { "vm", vm->vm },
 					 { "pid", pid },
 					 { "qmp", s ? s->qmp_path : "" },
+					 { "side", mt_vm_side(s) },
 					 { "reason", s && s->reason ? s->reason : "" } };
 
 		snprintf(pid, sizeof(pid), "%d", vm->pid);
-		TRY(om_sample(w, l, 4, 1, 0));
+		TRY(om_sample(w, l, 5, 1, 0));
 	}
 	TRY(om_family(w, "migtrace_vm_up", OM_GAUGE, NULL,
 		      "1 when the VM's QMP monitor answers in time (VMs given with --qmp)"));

@@ -40,6 +40,8 @@ int mt_export_detail(struct om_writer *w, const struct mt_export_ctx *c);
 int mt_export_events(struct om_writer *w, const struct mt_export_ctx *c);
 int mt_export_bpf_cost(struct om_writer *w, const struct mt_export_ctx *c);
 
+/* "source", "destination" (QEMU was started with -incoming) or "" (no migration yet). */
+const char *mt_vm_side(const struct mt_vm_src *s);
 /* 1 for the query-migrate statuses of a migration in progress. */
 int mt_migration_active(const char *status);
 /* 1 while KVM logs dirty pages for vm (see exporter.c). */

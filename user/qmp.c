@@ -237,6 +237,9 @@ static int on_status(struct qmp_client *c, struct json_object *ret, uint64_t sta
 		return err;
 	memcpy(c->snap.status, status, sizeof(status));
 	c->snap.running = running;
+	/* QEMU started with -incoming waits in "inmigrate": a destination from then on. */
+	if (!strcmp(status, "inmigrate"))
+		c->snap.incoming = 1;
 	c->snap.status_ns = stamp;
 	return 0;
 }

@@ -101,6 +101,7 @@ struct qmp_snapshot {
 	struct mt_vcpu_info *vcpus; /* query-cpus-fast, nvcpus entries (owned) */
 	int nvcpus;
 	uint64_t name_ns, status_ns, mig_ns, vcpus_ns; /* 0 = not yet answered */
+	int incoming;				       /* seen in "inmigrate": a destination */
 	struct qmp_events ev;			       /* asynchronous events (qmp_events.h) */
 };
 
